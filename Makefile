@@ -1,0 +1,43 @@
+# Makefile for dagsched (PGXS)
+
+MODULE_big = dagsched
+OBJS = \
+	src/dagsched.o \
+	src/cron.o \
+	src/schedule_funcs.o \
+	src/validate.o \
+	src/shmem.o \
+	src/dag.o \
+	src/run.o \
+	src/scheduler.o \
+	src/worker.o \
+	src/api.o
+
+EXTENSION = dagsched
+DATA = $(wildcard sql/dagsched--*.sql)
+PGFILEDESC = "dagsched - DAG scheduler inside PostgreSQL"
+
+REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --outputdir=test \
+	--temp-instance=test/tmp_instance --temp-config=test/dagsched.conf \
+	--dbname=contrib_regression
+TAP_TESTS = 1
+
+# CI builds with warnings as errors
+ifneq ($(CI)$(WERROR),)
+PG_CFLAGS += -Werror
+endif
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test demo
+
+# Build, install (as root) and run every test: pg_regress then TAP.
+test:
+	bash scripts/test.sh
+
+# Build, install and run the example DAG on a throwaway cluster.
+demo:
+	bash scripts/demo.sh

@@ -1,0 +1,4 @@
+/* stub */
+#include "postgres.h"
+#include "fmgr.h"
+PG_MODULE_MAGIC;

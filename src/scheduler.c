@@ -1,0 +1,2 @@
+/* stub: replaced by the real implementation */
+#include "postgres.h"
