@@ -11,6 +11,7 @@ OBJS = \
 	src/run.o \
 	src/scheduler.o \
 	src/worker.o \
+	src/shell.o \
 	src/api.o
 
 EXTENSION = dagsched

@@ -97,6 +97,7 @@ CREATE TABLE dagsched.task_run (
 						 'upstream_failed', 'skipped', 'cancelled',
 						 'retry_wait')),
 	attempts		integer NOT NULL DEFAULT 0,
+	retry_base		integer NOT NULL DEFAULT 0,
 	queued_at		timestamptz,
 	started_at		timestamptz,
 	finished_at		timestamptz,
@@ -110,6 +111,9 @@ CREATE TABLE dagsched.task_run (
 -- workers take the most urgent queued task
 CREATE INDEX task_run_queue_idx ON dagsched.task_run (priority DESC, queued_at, run_id)
 	WHERE state = 'queued';
+-- the scheduler wakes for the earliest retry
+CREATE INDEX task_run_retry_idx ON dagsched.task_run (next_attempt_at)
+	WHERE state = 'retry_wait';
 -- "is anything of this run still unfinished?"; housekeeping scans
 CREATE INDEX task_run_active_idx ON dagsched.task_run (run_id)
 	WHERE state IN ('pending', 'queued', 'running', 'retry_wait');
@@ -183,6 +187,16 @@ CREATE CONSTRAINT TRIGGER task_graph_check
 /*
  * Runs (src/api.c)
  */
+CREATE FUNCTION dagsched.rule_state(trigger_rule text, upstreams integer,
+									succeeded integer, failed integer,
+									skipped integer)
+RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dagsched_rule_state';
+
+COMMENT ON FUNCTION dagsched.rule_state(text, integer, integer, integer, integer) IS
+'state of a pending task given its trigger rule and the tally of its finished upstreams: pending, queued, upstream_failed or skipped';
+
 CREATE FUNCTION dagsched.trigger(dag_name text, params jsonb DEFAULT '{}')
 RETURNS bigint
 LANGUAGE c VOLATILE STRICT
@@ -214,3 +228,8 @@ AS 'MODULE_PATHNAME', 'dagsched_retry';
 
 COMMENT ON FUNCTION dagsched.retry(bigint) IS
 'resume a finished run: re-queue its failed, upstream_failed and cancelled tasks, keep its successes';
+
+CREATE FUNCTION dagsched.extension_created() RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'dagsched_extension_created';
+SELECT dagsched.extension_created();
+DROP FUNCTION dagsched.extension_created();

@@ -1,13 +1,340 @@
-/* stub */
+/*-------------------------------------------------------------------------
+ *
+ * api.c
+ *	  SQL-callable functions of dagsched: trigger, wait, cancel, retry, and
+ *	  the trigger that tells the scheduler about catalog changes.
+ *
+ * What these functions change reaches the scheduler and the workers only
+ * when the caller's transaction commits, so the wake-ups (and the signals
+ * that cancel running tasks) are sent from a commit callback: a worker woken
+ * earlier would not see the new rows yet.
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/api.c
+ *
+ *-------------------------------------------------------------------------
+ */
 #include "postgres.h"
+
+#include <signal.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "dag.h"
+#include "dagsched.h"
+#include "run.h"
+#include "shmem.h"
+
+/* params larger than this are refused: they are copied into every task */
+#define API_MAX_PARAMS_BYTES (1024 * 1024)
+
 PG_FUNCTION_INFO_V1(dagsched_trigger);
 PG_FUNCTION_INFO_V1(dagsched_wait);
 PG_FUNCTION_INFO_V1(dagsched_cancel);
 PG_FUNCTION_INFO_V1(dagsched_retry);
+PG_FUNCTION_INFO_V1(dagsched_rule_state);
 PG_FUNCTION_INFO_V1(dagsched_dag_changed);
-Datum dagsched_trigger(PG_FUNCTION_ARGS) { elog(ERROR, "not yet"); }
-Datum dagsched_wait(PG_FUNCTION_ARGS) { elog(ERROR, "not yet"); }
-Datum dagsched_cancel(PG_FUNCTION_ARGS) { elog(ERROR, "not yet"); }
-Datum dagsched_retry(PG_FUNCTION_ARGS) { elog(ERROR, "not yet"); }
-Datum dagsched_dag_changed(PG_FUNCTION_ARGS) { return PointerGetDatum(NULL); }
+PG_FUNCTION_INFO_V1(dagsched_extension_created);
+
+/* what to do when the current transaction commits */
+static bool callback_registered = false;
+static bool commit_wake_scheduler = false;
+static int	commit_wake_workers = 0;
+static int64 *commit_cancel_runs = NULL;
+static int	commit_ncancel = 0;
+static int	commit_cancel_cap = 0;
+static int64 created_run = 0;	/* run created by this transaction */
+
+static void
+api_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			{
+				int			i;
+
+				for (i = 0; i < commit_ncancel; i++)
+					DagschedSignalRun(commit_cancel_runs[i], SIGINT);
+				if (commit_ncancel > 0)
+					DagschedBroadcastRunFinished();
+				if (commit_wake_workers > 0)
+					DagschedWakeWorkers(commit_wake_workers);
+				if (commit_wake_scheduler)
+					DagschedWakeScheduler();
+			}
+			/* FALLTHROUGH */
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			commit_wake_scheduler = false;
+			commit_wake_workers = 0;
+			commit_ncancel = 0;
+			created_run = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+api_register_callback(void)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(api_xact_callback, NULL);
+		callback_registered = true;
+	}
+}
+
+static void
+api_at_commit_wake_workers(int n)
+{
+	api_register_callback();
+	commit_wake_workers += n;
+}
+
+static void
+api_at_commit_cancel(int64 run_id)
+{
+	api_register_callback();
+	if (commit_ncancel >= commit_cancel_cap)
+	{
+		int			newcap = Max(8, commit_cancel_cap * 2);
+
+		if (commit_cancel_runs == NULL)
+			commit_cancel_runs = MemoryContextAlloc(TopMemoryContext,
+													sizeof(int64) * newcap);
+		else
+			commit_cancel_runs = repalloc(commit_cancel_runs,
+										  sizeof(int64) * newcap);
+		commit_cancel_cap = newcap;
+	}
+	commit_cancel_runs[commit_ncancel++] = run_id;
+}
+
+static void
+api_warn_if_not_preloaded(void)
+{
+	if (!DagschedShmemReady())
+		ereport(WARNING,
+				(errmsg("dagsched is not loaded through shared_preload_libraries"),
+				 errdetail("Runs are recorded, but no scheduler or worker will run them."),
+				 errhint("Add dagsched to shared_preload_libraries and restart the server.")));
+}
+
+/*
+ * trigger(dag_name text, params jsonb DEFAULT '{}') returns bigint
+ */
+Datum
+dagsched_trigger(PG_FUNCTION_ARGS)
+{
+	char	   *dag_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *params = PG_GETARG_JSONB_P(1);
+	int64		run_id;
+	int			nqueued;
+
+	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("params must be a JSON object"),
+				 errdetail("Tasks read parameters by name, e.g. {\"day\": \"2026-01-31\"}.")));
+	if (VARSIZE(params) > API_MAX_PARAMS_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("params of %zu bytes exceed the limit of %d bytes",
+						(size_t) VARSIZE(params), API_MAX_PARAMS_BYTES),
+				 errhint("Pass a key to where the data lives instead of the data.")));
+
+	api_warn_if_not_preloaded();
+
+	SPI_connect();
+	run_id = RunCreate(dag_name, GetCurrentTransactionStartTimestamp(),
+					   "manual", JsonbPGetDatum(params), &nqueued);
+	SPI_finish();
+
+	api_at_commit_wake_workers(nqueued);
+	created_run = run_id;
+	PG_RETURN_INT64(run_id);
+}
+
+/*
+ * wait(run_id bigint, timeout interval DEFAULT '1 min') returns text
+ *
+ * Sleeps on a condition variable that workers broadcast whenever a run ends;
+ * the state is re-read from the table with a fresh snapshot each time.
+ */
+Datum
+dagsched_wait(PG_FUNCTION_ARGS)
+{
+	int64		run_id = PG_GETARG_INT64(0);
+	Interval   *timeout = PG_GETARG_INTERVAL_P(1);
+	TimestampTz deadline;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	char	   *state = NULL;
+	text	   *result;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("dagsched.wait() cannot see a run progress in a %s transaction",
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errhint("Call it in a READ COMMITTED transaction.")));
+	if (run_id == created_run && run_id != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %lld was created by this transaction", (long long) run_id),
+				 errdetail("Workers see the run only after the transaction that created it commits."),
+				 errhint("Commit first, then wait in a new transaction.")));
+
+	deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													   TimestampTzGetDatum(GetCurrentTimestamp()),
+													   IntervalPGetDatum(timeout)));
+	values[0] = Int64GetDatum(run_id);
+
+	SPI_connect();
+	for (;;)
+	{
+		long		secs;
+		int			usecs;
+		long		ms;
+
+		if (DagschedShmemReady())
+			ConditionVariablePrepareToSleep(&Dagsched->run_finished);
+
+		if (SPI_execute_with_args("SELECT state FROM dagsched.dag_run "
+								  "WHERE run_id OPERATOR(pg_catalog.=) $1",
+								  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read run %lld", (long long) run_id);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("run %lld does not exist", (long long) run_id)));
+		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0)
+			break;
+
+		TimestampDifference(GetCurrentTimestamp(), deadline, &secs, &usecs);
+		ms = secs * 1000 + usecs / 1000;
+		if (ms <= 0)
+			break;
+
+		/* a broadcast may be missed only between runs of the bound below */
+		if (DagschedShmemReady())
+			(void) ConditionVariableTimedSleep(&Dagsched->run_finished,
+											   Min(ms, 1000), PG_WAIT_EXTENSION);
+		else
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Min(ms, 1000), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (DagschedShmemReady())
+		ConditionVariableCancelSleep();
+
+	result = cstring_to_text(state);
+	SPI_finish();
+	PG_RETURN_TEXT_P(result);
+}
+
+/*
+ * cancel(run_id bigint) returns void
+ */
+Datum
+dagsched_cancel(PG_FUNCTION_ARGS)
+{
+	int64		run_id = PG_GETARG_INT64(0);
+	int			nrunning;
+
+	SPI_connect();
+	nrunning = RunCancel(run_id);
+	SPI_finish();
+
+	/* the run ends now for wait(); running tasks are interrupted at commit */
+	api_at_commit_cancel(run_id);
+	(void) nrunning;
+	PG_RETURN_VOID();
+}
+
+/*
+ * retry(run_id bigint) returns int
+ */
+Datum
+dagsched_retry(PG_FUNCTION_ARGS)
+{
+	int64		run_id = PG_GETARG_INT64(0);
+	int			nreset;
+	int			nqueued;
+
+	SPI_connect();
+	nreset = RunRetry(run_id, &nqueued);
+	SPI_finish();
+
+	api_at_commit_wake_workers(nqueued);
+	PG_RETURN_INT32(nreset);
+}
+
+/*
+ * rule_state(trigger_rule, upstreams, succeeded, failed, skipped) returns text
+ */
+Datum
+dagsched_rule_state(PG_FUNCTION_ARGS)
+{
+	char	   *rule = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	DagUpstreamTally tally;
+
+	tally.total = PG_GETARG_INT32(1);
+	tally.success = PG_GETARG_INT32(2);
+	tally.failed = PG_GETARG_INT32(3);
+	tally.skipped = PG_GETARG_INT32(4);
+	if (!DagRuleIsValid(rule))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown trigger rule \"%s\"", rule)));
+	PG_RETURN_TEXT_P(cstring_to_text(DagRuleOutcomeState(DagEvaluateRule(rule, &tally))));
+}
+
+/*
+ * Statement trigger on dagsched.dag: wake the scheduler when the change
+ * commits, so that new schedules are seen without polling.
+ */
+Datum
+dagsched_dag_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "dagsched_dag_changed: not called by trigger manager");
+
+	if (DagschedShmemReady() && Dagsched->scheduler_pid != MyProcPid)
+	{
+		api_register_callback();
+		commit_wake_scheduler = true;
+	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Called by the install script: the scheduler, waiting for the extension,
+ * starts as soon as CREATE EXTENSION commits.
+ */
+Datum
+dagsched_extension_created(PG_FUNCTION_ARGS)
+{
+	api_warn_if_not_preloaded();
+	api_register_callback();
+	commit_wake_scheduler = true;
+	PG_RETURN_VOID();
+}

@@ -1,2 +1,144 @@
-/* stub: replaced by the real implementation */
+/*-------------------------------------------------------------------------
+ *
+ * dag.c
+ *	  DAG logic free of SPI: when a task may run (trigger rules) and how
+ *	  urgent it is (critical path).
+ *
+ * Kept pure so that it can be unit-tested and fuzzed without a server; the
+ * catalog code (run.c) feeds it tallies and edge lists.
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/dag.c
+ *
+ *-------------------------------------------------------------------------
+ */
 #include "postgres.h"
+
+#include "dag.h"
+
+bool
+DagRuleIsValid(const char *rule)
+{
+	return strcmp(rule, "all_success") == 0 ||
+		strcmp(rule, "all_done") == 0 ||
+		strcmp(rule, "all_failed") == 0 ||
+		strcmp(rule, "one_success") == 0 ||
+		strcmp(rule, "one_failed") == 0 ||
+		strcmp(rule, "none_failed") == 0;
+}
+
+/*
+ * Decide as early as the tallies allow: a task is queued the moment its rule
+ * holds, and resolved the moment the rule can no longer hold, so that a
+ * failure propagates down the graph in the same transaction that records it.
+ */
+DagRuleOutcome
+DagEvaluateRule(const char *rule, const DagUpstreamTally *t)
+{
+	int			done = t->success + t->failed + t->skipped;
+	bool		all_done = (done >= t->total);
+
+	if (strcmp(rule, "all_success") == 0)
+	{
+		if (t->failed > 0)
+			return DAG_RULE_UPSTREAM_FAILED;
+		if (t->skipped > 0)
+			return DAG_RULE_SKIPPED;
+		return all_done ? DAG_RULE_READY : DAG_RULE_WAIT;
+	}
+	if (strcmp(rule, "all_done") == 0)
+		return all_done ? DAG_RULE_READY : DAG_RULE_WAIT;
+	if (strcmp(rule, "all_failed") == 0)
+	{
+		if (t->success > 0 || t->skipped > 0)
+			return DAG_RULE_SKIPPED;
+		return all_done ? DAG_RULE_READY : DAG_RULE_WAIT;
+	}
+	if (strcmp(rule, "one_success") == 0)
+	{
+		if (t->success > 0 || t->total == 0)
+			return DAG_RULE_READY;
+		if (all_done)
+			return t->failed > 0 ? DAG_RULE_UPSTREAM_FAILED : DAG_RULE_SKIPPED;
+		return DAG_RULE_WAIT;
+	}
+	if (strcmp(rule, "one_failed") == 0)
+	{
+		if (t->failed > 0 || t->total == 0)
+			return DAG_RULE_READY;
+		return all_done ? DAG_RULE_SKIPPED : DAG_RULE_WAIT;
+	}
+	if (strcmp(rule, "none_failed") == 0)
+	{
+		if (t->failed > 0)
+			return DAG_RULE_UPSTREAM_FAILED;
+		return all_done ? DAG_RULE_READY : DAG_RULE_WAIT;
+	}
+	elog(ERROR, "unrecognized trigger rule \"%s\"", rule);
+	return DAG_RULE_WAIT;		/* keep compiler quiet */
+}
+
+const char *
+DagRuleOutcomeState(DagRuleOutcome outcome)
+{
+	switch (outcome)
+	{
+		case DAG_RULE_READY:
+			return "queued";
+		case DAG_RULE_UPSTREAM_FAILED:
+			return "upstream_failed";
+		case DAG_RULE_SKIPPED:
+			return "skipped";
+		case DAG_RULE_WAIT:
+			break;
+	}
+	return "pending";
+}
+
+/*
+ * Kahn's algorithm run from the sinks: a task's path length is known once
+ * all its downstream tasks are done.  O(tasks + edges), no recursion.
+ */
+bool
+DagCriticalPath(int n, const int *up_start, const int *up, int *path_len)
+{
+	int		   *outdeg = palloc0(sizeof(int) * Max(n, 1));
+	int		   *queue = palloc(sizeof(int) * Max(n, 1));
+	int			head = 0;
+	int			tail = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		int			e;
+
+		for (e = up_start[i]; e < up_start[i + 1]; e++)
+			outdeg[up[e]]++;
+		path_len[i] = 1;
+	}
+	for (i = 0; i < n; i++)
+		if (outdeg[i] == 0)
+			queue[tail++] = i;
+
+	while (head < tail)
+	{
+		int			v = queue[head++];
+		int			e;
+
+		for (e = up_start[v]; e < up_start[v + 1]; e++)
+		{
+			int			u = up[e];
+
+			if (path_len[v] + 1 > path_len[u])
+				path_len[u] = path_len[v] + 1;
+			if (--outdeg[u] == 0)
+				queue[tail++] = u;
+		}
+	}
+
+	pfree(outdeg);
+	pfree(queue);
+	return tail == n;
+}

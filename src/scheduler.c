@@ -1,2 +1,415 @@
-/* stub: replaced by the real implementation */
+/*-------------------------------------------------------------------------
+ *
+ * scheduler.c
+ *	  The scheduler: a static background worker, one per cluster, on the
+ *	  primary only.  It creates runs when schedule ticks come due, starts
+ *	  task workers when queued tasks outnumber idle workers, queues retries
+ *	  whose delay has passed and recovers attempts whose worker died.
+ *
+ * It never runs user code.  It sleeps on its latch until the earliest next
+ * tick or retry; a statement trigger on dagsched.dag sets the latch when a
+ * change commits, so edits are seen at once without polling.  The next ticks
+ * live in dag.next_run_at (indexed), so a restart or failover loses nothing
+ * and the wake-up time costs one index probe.
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/scheduler.c
+ *
+ *-------------------------------------------------------------------------
+ */
 #include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "cron.h"
+#include "dagsched.h"
+#include "run.h"
+#include "shmem.h"
+
+/* longest sleep: housekeeping still happens at least this often */
+#define SCHED_MAX_SLEEP_MS		60000
+/* back-off after an unexpected error, instead of a crash loop */
+#define SCHED_ERROR_SLEEP_MS	5000
+/* bound the work of one loop, so the scheduler stays responsive */
+#define SCHED_MAX_DUE_DAGS		100
+#define SCHED_MAX_CATCHUP_RUNS	1000
+
+static MemoryContext SchedContext = NULL;
+static BackgroundWorkerHandle **WorkerHandles = NULL;
+static bool launch_failed_logged = false;
+
+typedef struct SchedLoopResult
+{
+	bool		extension_ready;
+	int			queued;			/* tasks waiting for a worker */
+	int			woken;			/* tasks queued in this loop */
+	bool		have_wakeup;
+	TimestampTz wakeup;
+} SchedLoopResult;
+
+static void sched_loop(bool *recovered, SchedLoopResult *result);
+static int	sched_fire_dag(int row, SPITupleTable *tuptable, TimestampTz now);
+static void sched_launch_workers(int queued);
+static long sched_sleep_ms(const SchedLoopResult *result);
+
+static void
+sched_dag_error_callback(void *arg)
+{
+	errcontext("dagsched scheduler, DAG \"%s\"", (char *) arg);
+}
+
+void
+DagschedSchedulerMain(Datum main_arg)
+{
+	bool		recovered = false;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(DagschedDatabaseName, NULL, 0);
+	pgstat_report_appname("dagsched scheduler");
+	DagschedSchedulerAttach();
+
+	SchedContext = AllocSetContextCreate(TopMemoryContext,
+										 "dagsched scheduler",
+										 ALLOCSET_DEFAULT_SIZES);
+	WorkerHandles = MemoryContextAllocZero(TopMemoryContext,
+										   sizeof(BackgroundWorkerHandle *) *
+										   Dagsched->nslots);
+
+	ereport(LOG,
+			(errmsg("dagsched scheduler started in database \"%s\"",
+					DagschedDatabaseName)));
+
+	for (;;)
+	{
+		SchedLoopResult result;
+		long		sleep_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		MemoryContextReset(SchedContext);
+		memset(&result, 0, sizeof(result));
+
+		PG_TRY();
+		{
+			sched_loop(&recovered, &result);
+			sleep_ms = sched_sleep_ms(&result);
+		}
+		PG_CATCH();
+		{
+			/* log and carry on: one bad row must not stop every DAG */
+			MemoryContextSwitchTo(SchedContext);
+			EmitErrorReport();
+			FlushErrorState();
+			QueryCancelPending = false;
+			AbortCurrentTransaction();
+			sleep_ms = SCHED_ERROR_SLEEP_MS;
+		}
+		PG_END_TRY();
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		if (result.extension_ready)
+		{
+			if (result.woken > 0)
+				DagschedWakeWorkers(result.woken);
+			sched_launch_workers(result.queued);
+		}
+
+		if (sleep_ms > 0)
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * One pass, in one transaction: recover after a restart (first pass only),
+ * create the runs that are due, queue due retries, fail attempts whose
+ * worker is gone, and find when to wake next.
+ */
+static void
+sched_loop(bool *recovered, SchedLoopResult *result)
+{
+	TimestampTz now;
+	uint64		ndue;
+	uint64		i;
+	SPITupleTable *due;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "dagsched scheduler: checking DAGs");
+
+	if (!OidIsValid(get_extension_oid("dagsched", true)))
+	{
+		/* CREATE EXTENSION wakes us when it commits */
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		result->extension_ready = false;
+		return;
+	}
+	result->extension_ready = true;
+
+	if (!*recovered)
+	{
+		int			nfinished;
+
+		result->woken += RunRecoverOrphans(true);
+		result->woken += RunFinishStranded(&nfinished);
+		*recovered = true;
+	}
+
+	now = GetCurrentTimestamp();
+	if (SPI_execute("SELECT dag_name, schedule, timezone, catchup, next_run_at "
+					"FROM dagsched.dag "
+					"WHERE NOT paused AND next_run_at OPERATOR(pg_catalog.<=) "
+					"  pg_catalog.clock_timestamp() "
+					"ORDER BY next_run_at LIMIT " CppAsString2(SCHED_MAX_DUE_DAGS),
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read due DAGs");
+	ndue = SPI_processed;
+	due = SPI_tuptable;
+	for (i = 0; i < ndue; i++)
+		result->woken += sched_fire_dag(i, due, now);
+
+	result->woken += RunQueueDueRetries();
+	result->woken += RunRecoverOrphans(false);
+	result->queued = RunCountQueued();
+	result->have_wakeup = RunNextWakeup(&result->wakeup);
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * Create the runs of one due DAG and advance its next_run_at.  A
+ * subtransaction keeps a DAG whose runs cannot be created (no tasks, say)
+ * from blocking the others; its tick is still consumed.  Returns how many
+ * tasks became queued.
+ */
+static int
+sched_fire_dag(int row, SPITupleTable *tuptable, TimestampTz now)
+{
+	HeapTuple	tup = tuptable->vals[row];
+	TupleDesc	desc = tuptable->tupdesc;
+	char	   *dag_name = SPI_getvalue(tup, desc, 1);
+	char	   *schedule = SPI_getvalue(tup, desc, 2);
+	char	   *tzname = SPI_getvalue(tup, desc, 3);
+	bool		isnull;
+	bool		catchup = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+	TimestampTz tick = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
+	TimestampTz next;
+	bool		has_next;
+	CronSchedule sched;
+	pg_tz	   *tz;
+	char		errbuf[256];
+	int			nruns = 0;
+	int			nqueued = 0;
+	ErrorContextCallback errcallback;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			argtypes[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	errcallback.callback = sched_dag_error_callback;
+	errcallback.arg = dag_name;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	if (schedule == NULL || !CronParse(schedule, &sched, errbuf, sizeof(errbuf)))
+	{
+		/* cannot happen: dag_check validated it; stop firing it */
+		ereport(WARNING, (errmsg("dagsched: ignoring DAG with invalid schedule")));
+		has_next = false;
+		goto advance;
+	}
+	tz = CronLookupTimezone(tzname);
+	has_next = CronNextFire(&sched, tick, tz, &next);
+
+	if (!catchup)
+	{
+		/* only the latest missed tick runs */
+		while (has_next && next <= now)
+		{
+			tick = next;
+			has_next = CronNextFire(&sched, tick, tz, &next);
+		}
+	}
+
+	for (;;)
+	{
+		const char *trigger = (has_next && next <= now) ? "catchup" : "schedule";
+
+		BeginInternalSubTransaction(NULL);
+		PG_TRY();
+		{
+			int			q;
+
+			RunCreate(dag_name, tick, trigger,
+					  DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")),
+					  &q);
+			nqueued += q;
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+			ereport(LOG,
+					(errmsg("dagsched: could not create a run of DAG \"%s\": %s",
+							dag_name, edata->message)));
+		}
+		PG_END_TRY();
+		nruns++;
+
+		if (!catchup || !has_next || next > now ||
+			nruns >= SCHED_MAX_CATCHUP_RUNS)
+			break;
+		tick = next;
+		has_next = CronNextFire(&sched, tick, tz, &next);
+	}
+
+advance:
+	values[0] = CStringGetTextDatum(dag_name);
+	if (has_next)
+		values[1] = TimestampTzGetDatum(next);
+	else
+		nulls[1] = 'n';
+	values[2] = SPI_getbinval(tup, desc, 5, &isnull);
+
+	/* unless the user changed the schedule meanwhile */
+	if (SPI_execute_with_args("UPDATE dagsched.dag SET next_run_at = $2 "
+							  "WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+							  " AND next_run_at OPERATOR(pg_catalog.=) $3",
+							  3, argtypes, values, nulls, false, 0) < 0)
+		elog(ERROR, "could not advance the schedule");
+
+	error_context_stack = errcallback.previous;
+	return nqueued;
+}
+
+/*
+ * Start workers while queued tasks outnumber idle and starting workers,
+ * up to dagsched.max_workers.  Registration does not wait for the worker to
+ * start.  Running out of background worker slots is logged once, not
+ * retried in a loop: the next event tries again.
+ */
+static void
+sched_launch_workers(int queued)
+{
+	int			attached;
+	int			idle;
+	int			starting = 0;
+	int			free_handle = -1;
+	int			i;
+	int			want;
+	int			max_workers = Min(DagschedMaxWorkers, Dagsched->nslots);
+
+	DagschedCountWorkers(&attached, &idle);
+	for (i = 0; i < Dagsched->nslots; i++)
+	{
+		pid_t		pid;
+		BgwHandleStatus status;
+
+		if (WorkerHandles[i] == NULL)
+			continue;
+		status = GetBackgroundWorkerPid(WorkerHandles[i], &pid);
+		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED)
+		{
+			pfree(WorkerHandles[i]);
+			WorkerHandles[i] = NULL;
+		}
+		else if (status == BGWH_NOT_YET_STARTED || !DagschedPidIsAttached(pid))
+			starting++;
+	}
+
+	want = Min(queued - idle - starting, max_workers - attached - starting);
+	for (i = 0; i < Dagsched->nslots && want > 0; i++)
+	{
+		BackgroundWorker worker;
+		BackgroundWorkerHandle *handle;
+
+		if (WorkerHandles[i] != NULL)
+			continue;
+		free_handle = i;
+
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+			BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = BGW_NEVER_RESTART;
+		strlcpy(worker.bgw_library_name, "dagsched", BGW_MAXLEN);
+		strlcpy(worker.bgw_function_name, "DagschedWorkerMain", BGW_MAXLEN);
+		strlcpy(worker.bgw_name, "dagsched worker", BGW_MAXLEN);
+		strlcpy(worker.bgw_type, "dagsched worker", BGW_MAXLEN);
+		worker.bgw_main_arg = (Datum) 0;
+		worker.bgw_notify_pid = MyProcPid;
+
+		if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		{
+			if (!launch_failed_logged)
+				ereport(LOG,
+						(errmsg("dagsched: could not start a task worker: no free background worker slot"),
+						 errhint("Raise max_worker_processes, or lower dagsched.max_workers.")));
+			launch_failed_logged = true;
+			return;
+		}
+		launch_failed_logged = false;
+		WorkerHandles[free_handle] = handle;
+		want--;
+	}
+}
+
+static long
+sched_sleep_ms(const SchedLoopResult *result)
+{
+	long		secs;
+	int			usecs;
+	long		ms;
+
+	if (!result->extension_ready)
+		return SCHED_MAX_SLEEP_MS;
+	if (!result->have_wakeup)
+		return SCHED_MAX_SLEEP_MS;
+
+	TimestampDifference(GetCurrentTimestamp(), result->wakeup, &secs, &usecs);
+	/* round up: waking a hair early would only loop once more */
+	ms = secs * 1000 + (usecs + 999) / 1000;
+	return Min(ms, SCHED_MAX_SLEEP_MS);
+}

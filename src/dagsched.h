@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * dagsched.h
+ *	  Settings and entry points shared by the parts of dagsched.
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/dagsched.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DAGSCHED_H
+#define DAGSCHED_H
+
+#include "postgres.h"
+
+/* Settings (GUCs), defined in dagsched.c */
+extern char *DagschedDatabaseName;
+extern int	DagschedMaxWorkers;
+extern int	DagschedHistoryRetention;	/* seconds */
+extern int	DagschedWorkerIdleTimeout;	/* seconds */
+extern bool DagschedLogTasks;
+
+/* Task context, visible to tasks as dagsched.* settings */
+extern char *DagschedCtxRunId;
+extern char *DagschedCtxLogicalTime;
+extern char *DagschedCtxDagName;
+extern char *DagschedCtxTaskName;
+extern char *DagschedCtxParams;
+extern char *DagschedCtxAttempt;
+
+/* true when loaded through shared_preload_libraries */
+extern bool DagschedPreloaded;
+
+/* Background worker entry points (scheduler.c, worker.c) */
+extern PGDLLEXPORT void DagschedSchedulerMain(Datum main_arg);
+extern PGDLLEXPORT void DagschedWorkerMain(Datum main_arg);
+
+#endif							/* DAGSCHED_H */

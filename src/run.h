@@ -1,0 +1,56 @@
+/*-------------------------------------------------------------------------
+ *
+ * run.h
+ *	  Catalog access for runs: creating them, claiming and finishing task
+ *	  attempts, propagating outcomes downstream, resuming and cancelling.
+ *
+ * Every function here expects a transaction in progress with SPI connected
+ * and an active snapshot; the caller decides where transactions begin and
+ * end, because that decides what commits atomically.
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/run.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DAGSCHED_RUN_H
+#define DAGSCHED_RUN_H
+
+#include "datatype/timestamp.h"
+
+/* A task attempt a worker has claimed; strings live in the caller's context */
+typedef struct ClaimedTask
+{
+	int64		run_id;
+	char	   *task_name;
+	char	   *kind;
+	char	   *command;
+	int			attempt;
+	int			timeout_ms;		/* 0 = none */
+	char	   *database;		/* NULL = the catalog's */
+	char	   *dag_name;
+	char	   *logical_time;
+	char	   *params;
+	char	   *owner;
+} ClaimedTask;
+
+extern int64 RunCreate(const char *dag_name, TimestampTz logical_time,
+					   const char *trigger, Datum params, int *nqueued);
+extern bool RunClaimTask(ClaimedTask *task);
+extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output);
+extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
+						  const char *error, const char *output,
+						  bool *retry_wait);
+extern bool RunFinishIfDone(int64 run_id, int *nqueued);
+extern int	RunPromoteQueued(const char *dag_name);
+extern int	RunQueueDueRetries(void);
+extern int	RunRecoverOrphans(bool server_restarted);
+extern int	RunCancel(int64 run_id);
+extern int	RunRetry(int64 run_id, int *nqueued);
+extern int	RunFinishStranded(int *nfinished);
+extern int	RunCountQueued(void);
+extern bool RunNextWakeup(TimestampTz *wakeup);
+
+#endif							/* DAGSCHED_RUN_H */
