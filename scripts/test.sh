@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# scripts/test.sh -- what `make test` runs.
+#
+#   1. build (warnings on; CI=true or WERROR=1 makes them errors)
+#   2. install into the PostgreSQL 15 tree (needs root, or a writable tree)
+#   3. run pg_regress (test/sql -> test/expected, throwaway --temp-instance)
+#      and the TAP tests (t/*.pl, PostgreSQL::Test::Cluster), both through
+#      PGXS `make installcheck`.
+#
+# initdb refuses to run as root, so when started as root the tests run as the
+# unprivileged `postgres` OS user (override with DAGSCHED_TEST_USER) from a
+# copy of the tree under /tmp that this user owns.  Results (test/results,
+# test/regression.diffs, tmp_check/log) are copied back into the tree.
+#
+# Environment:
+#   PG_CONFIG           pg_config to build against (default: PostgreSQL 15's)
+#   DAGSCHED_TEST_USER  OS user that runs the clusters when root (postgres)
+#   PROVE_TESTS         e.g. "t/001_install.pl" to run some TAP tests only
+#   PROVE_FLAGS         e.g. "--verbose"
+#   SKIP_REGRESS=1 / SKIP_TAP=1   run only one of the two suites
+#
+# Exits non-zero when the build or any test fails.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+if [[ -z "${PG_CONFIG:-}" ]]; then
+	if [[ -x /usr/lib/postgresql/15/bin/pg_config ]]; then
+		PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+	else
+		PG_CONFIG=pg_config
+	fi
+fi
+export PG_CONFIG
+bindir=$("$PG_CONFIG" --bindir)
+# initdb, pg_ctl, postgres, psql of the version we build against come first
+export PATH="$bindir:$PATH"
+# keep make's output in one piece when run from `make test`
+unset MAKEFLAGS MFLAGS MAKELEVEL || true
+
+test_user=${DAGSCHED_TEST_USER:-postgres}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+# ---------------------------------------------------------------- build
+section "build ($("$PG_CONFIG" --version)${CI:+, CI: warnings are errors})"
+make -j"$jobs" PG_CONFIG="$PG_CONFIG"
+
+# ---------------------------------------------------------------- install
+section "install"
+pkglibdir=$("$PG_CONFIG" --pkglibdir)
+sharedir=$("$PG_CONFIG" --sharedir)
+if [[ $(id -u) -eq 0 ]] || { [[ -w "$pkglibdir" ]] && [[ -w "$sharedir/extension" ]]; }; then
+	make install PG_CONFIG="$PG_CONFIG"
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+	sudo -n make install PG_CONFIG="$PG_CONFIG"
+else
+	echo "error: cannot install into $pkglibdir: run 'make test' as root," >&2
+	echo "       or 'sudo make install' first and then SKIP_INSTALL=1 make test" >&2
+	[[ -n "${SKIP_INSTALL:-}" ]] || exit 1
+	echo "SKIP_INSTALL set: testing what is already installed" >&2
+fi
+
+# ---------------------------------------------------------------- what to run
+if [[ -n "${SKIP_REGRESS:-}" ]] || ! compgen -G "test/sql/*.sql" >/dev/null; then
+	run_regress=0
+else
+	run_regress=1
+fi
+if [[ -n "${SKIP_TAP:-}" ]] || ! compgen -G "t/*.pl" >/dev/null; then
+	run_tap=0
+else
+	run_tap=1
+fi
+
+# ---------------------------------------------------------------- where to run
+if [[ $(id -u) -eq 0 ]]; then
+	if ! id "$test_user" >/dev/null 2>&1; then
+		echo "error: running as root and OS user '$test_user' does not exist;" >&2
+		echo "       initdb refuses root. Set DAGSCHED_TEST_USER to an unprivileged user." >&2
+		exit 1
+	fi
+	workdir=$(mktemp -d /tmp/dagsched-test.XXXXXX)
+	# the copy: sources and build products, no .git, no stale results
+	tar -C "$here" -cf - \
+		--exclude=./.git --exclude=./tmp_check --exclude=./test/results \
+		--exclude=./test/tmp_instance --exclude=./demo_cluster \
+		--exclude=./test/regression.diffs --exclude=./test/regression.out \
+		--exclude=./test/log \
+		. | tar -C "$workdir" -xf -
+	chown -R "$test_user": "$workdir"
+	user_env=(PATH="$PATH" PG_CONFIG="$PG_CONFIG" HOME="$workdir")
+	for v in CI WERROR PROVE_TESTS PROVE_FLAGS PG_TEST_EXTRA PG_TEST_NOCLEAN; do
+		if [[ -n "${!v:-}" ]]; then user_env+=("$v=${!v}"); fi
+	done
+	as_user() {
+		runuser -u "$test_user" -- env "${user_env[@]}" \
+			bash -c 'cd "$1" && shift && exec "$@"' bash "$workdir" "$@"
+	}
+	echo "running tests as OS user '$test_user' in $workdir"
+else
+	workdir=$here
+	as_user() { (cd "$workdir" && "$@"); }
+	echo "running tests as $(id -un) in $workdir"
+fi
+
+cleanup() {
+	if [[ "$workdir" != "$here" ]]; then
+		# bring the evidence home, then drop the copy
+		local f
+		rm -rf "${here:?}/tmp_check"
+		for f in test/results test/log test/regression.diffs test/regression.out tmp_check/log; do
+			rm -rf "${here:?}/$f"
+			if [[ -e "$workdir/$f" ]]; then
+				mkdir -p "$(dirname "$here/$f")"
+				cp -a "$workdir/$f" "$here/$f" 2>/dev/null || true
+			fi
+		done
+		# a failed pg_regress leaves its temp instance; stop it if still up
+		if [[ -f "$workdir/test/tmp_instance/data/postmaster.pid" ]]; then
+			as_user pg_ctl -D "$workdir/test/tmp_instance/data" -m immediate stop \
+				>/dev/null 2>&1 || true
+		fi
+		rm -rf "$workdir"
+	fi
+}
+trap cleanup EXIT
+
+show_regress_failure() {
+	local d=$workdir/test/regression.diffs
+	if [[ -s "$d" ]]; then
+		section "test/regression.diffs (first 200 lines of $(wc -l <"$d"))"
+		head -n 200 "$d"
+	fi
+	local pmlog=$workdir/test/log/postmaster.log
+	if [[ -s "$pmlog" ]]; then
+		section "tail of the pg_regress server log"
+		tail -n 60 "$pmlog"
+	fi
+}
+
+show_tap_failure() {
+	local f
+	shopt -s nullglob
+	for f in "$workdir"/tmp_check/log/*; do
+		[[ -f "$f" ]] || continue
+		section "tail of tmp_check/log/$(basename "$f")"
+		tail -n 60 "$f"
+	done
+	shopt -u nullglob
+}
+
+status=0
+
+# ---------------------------------------------------------------- pg_regress
+if [[ $run_regress -eq 1 ]]; then
+	section "pg_regress (make installcheck)"
+	if ! as_user make installcheck PG_CONFIG="$PG_CONFIG" TAP_TESTS=; then
+		status=1
+		show_regress_failure
+	fi
+else
+	section "pg_regress: skipped (no test/sql/*.sql${SKIP_REGRESS:+ / SKIP_REGRESS set})"
+fi
+
+# ---------------------------------------------------------------- TAP
+if [[ $run_tap -eq 1 ]]; then
+	section "TAP (prove t/*.pl via make installcheck)"
+	if ! as_user make installcheck PG_CONFIG="$PG_CONFIG" REGRESS=; then
+		status=1
+		show_tap_failure
+	fi
+else
+	section "TAP: skipped (no t/*.pl${SKIP_TAP:+ / SKIP_TAP set})"
+fi
+
+section "result"
+if [[ $status -eq 0 ]]; then
+	echo "make test: all test suites passed"
+else
+	echo "make test: FAILED (see test/regression.diffs, test/log, tmp_check/log)"
+fi
+exit $status
