@@ -41,6 +41,7 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -249,9 +250,14 @@ val_may_run_shell(Oid roleid)
 /*
  * Run one query as the owner of "rel", the way foreign-key checks do: the
  * checks must see every row, whatever the current user's privileges and
- * row-level security policies.  "latest" reads with a fresh snapshot, so
- * that rows committed by concurrent transactions are seen even under
- * REPEATABLE READ.  The caller has done SPI_connect.
+ * row-level security policies.  The caller has done SPI_connect.
+ *
+ * Without "latest" the query is read-only and sees what the current
+ * statement sees.  With it, the query reads with a fresh snapshot, so that
+ * rows committed by concurrent transactions are seen even under REPEATABLE
+ * READ, and is not read-only: SPI then advances the command counter first,
+ * so that the rows written by the statement that fired an IMMEDIATE check
+ * are visible too.
  */
 static void
 val_run_query(Relation rel, const char *sql, const char *arg, bool latest)
@@ -274,14 +280,9 @@ val_run_query(Relation rel, const char *sql, const char *arg, bool latest)
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 
-	/*
-	 * Not read-only: that makes SPI advance the command counter first, so
-	 * the rows written by the statement that fired an IMMEDIATE check are
-	 * visible to it.
-	 */
 	ret = SPI_execute_snapshot(plan, values, NULL,
 							   latest ? GetLatestSnapshot() : InvalidSnapshot,
-							   InvalidSnapshot, false, false, 0);
+							   InvalidSnapshot, !latest, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_snapshot failed: %s",
 			 SPI_result_code_string(ret));
@@ -293,12 +294,34 @@ val_run_query(Relation rel, const char *sql, const char *arg, bool latest)
 /*
  * The owner of DAG "dag_name" as its role OID; InvalidOid with *found false
  * if there is no such DAG, or with *found true if the role no longer exists.
+ *
+ * The answer is remembered for the rest of the statement, which reads with
+ * one snapshot anyway: a 10,000-row INSERT then costs one lookup, not
+ * 10,000.
  */
 static Oid
 val_lookup_dag_owner(Relation rel, const char *dag_name, char **owner_name,
 					 bool *found)
 {
+	static struct
+	{
+		LocalTransactionId lxid;
+		CommandId	cid;
+		char		dag_name[VAL_NAME_BUF];
+		bool		found;
+		Oid			roleid;
+		char		owner[NAMEDATALEN];
+	}			cache;
 	Oid			roleid = InvalidOid;
+
+	if (cache.lxid == MyProc->lxid &&
+		cache.cid == GetCurrentCommandId(false) &&
+		strcmp(cache.dag_name, dag_name) == 0)
+	{
+		*found = cache.found;
+		*owner_name = pstrdup(cache.owner);
+		return cache.roleid;
+	}
 
 	*found = false;
 	*owner_name = NULL;
@@ -327,6 +350,14 @@ val_lookup_dag_owner(Relation rel, const char *dag_name, char **owner_name,
 	}
 
 	SPI_finish();
+
+	cache.lxid = MyProc->lxid;
+	cache.cid = GetCurrentCommandId(false);
+	strlcpy(cache.dag_name, dag_name, VAL_NAME_BUF);
+	cache.found = *found;
+	cache.roleid = roleid;
+	strlcpy(cache.owner, *found ? *owner_name : "", NAMEDATALEN);
+
 	return roleid;
 }
 
@@ -348,6 +379,13 @@ val_check_may_modify(const char *dag_name, Oid ownerid, const char *owner)
 						   owner)));
 }
 
+
+/* Names the DAG when the cron module rejects its schedule or timezone. */
+static void
+val_dag_context(void *arg)
+{
+	errcontext("checking DAG \"%s\"", (const char *) arg);
+}
 
 /*
  * dagsched_dag_check: BEFORE INSERT OR UPDATE FOR EACH ROW on dagsched.dag
@@ -377,6 +415,7 @@ dagsched_dag_check(PG_FUNCTION_ARGS)
 	char	   *owner = NULL;
 	char	   *old_owner = NULL;
 	CronSchedule sched;
+	ErrorContextCallback errcallback;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
@@ -498,6 +537,11 @@ dagsched_dag_check(PG_FUNCTION_ARGS)
 			DatumGetBool(old_paused) != paused;
 	}
 
+	errcallback.callback = val_dag_context;
+	errcallback.arg = dag_name;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
 	if (schedule != NULL && schedule_changed)
 		CronParseOrError(schedule, &sched);
 	if (timezone != NULL && timezone_changed)
@@ -529,6 +573,8 @@ dagsched_dag_check(PG_FUNCTION_ARGS)
 		newtup = heap_modify_tuple_by_cols(newtup, tupdesc, 1, &col,
 										   &value, &value_null);
 	}
+
+	error_context_stack = errcallback.previous;
 
 	return PointerGetDatum(newtup);
 }
@@ -1138,6 +1184,8 @@ val_validate_dag(Relation rel, const char *dag_name, List *removed)
 		ntasks++;
 	}
 
+	elog(DEBUG1, "dagsched: checking the graph of DAG \"%s\" (%d tasks)",
+		 dag_name, ntasks);
 	val_check_graph(dag_name, ntasks, tasks, removed, NULL, NULL, NULL);
 
 	SPI_finish();
@@ -1146,16 +1194,18 @@ val_validate_dag(Relation rel, const char *dag_name, List *removed)
 static void
 val_check_if_dirty(Relation rel, const char *dag_name)
 {
+	ValDirtyDag *entry;
+
 	if (dag_name == NULL || val_dirty_dags == NULL ||
 		strlen(dag_name) > DAGSCHED_MAX_NAME_LEN)
 		return;
 
-	if (hash_search(val_dirty_dags, dag_name, HASH_FIND, NULL) == NULL)
+	entry = (ValDirtyDag *) hash_search(val_dirty_dags, dag_name,
+										HASH_FIND, NULL);
+	if (entry == NULL)
 		return;
 
-	val_validate_dag(rel, dag_name,
-					 ((ValDirtyDag *) hash_search(val_dirty_dags, dag_name,
-												  HASH_FIND, NULL))->removed);
+	val_validate_dag(rel, dag_name, entry->removed);
 
 	/* only once it passed: a failed check inside a savepoint stays due */
 	(void) hash_search(val_dirty_dags, dag_name, HASH_REMOVE, NULL);
