@@ -381,7 +381,10 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 			 "      THEN 'queued' ELSE 'pending' END, "
 			 " CASE WHEN $13 AND x.d OPERATOR(pg_catalog.=) '{}' "
 			 "      THEN pg_catalog.clock_timestamp() END "
-			 "FROM pg_catalog.unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+			 "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+			 " pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+			 " pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+			 " pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12)) "
 			 " AS x(n, k, c, d, r, re, rd, t, db, p, dn)",
 			 13, argtypes, values, nulls);
 
@@ -398,8 +401,10 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
  * visible afterwards as a "running" row without a live worker.
  */
 bool
-RunClaimTask(ClaimedTask *task)
+RunClaimTask(ClaimedTask *task, MemoryContext cxt)
 {
+	MemoryContext oldcxt;
+
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
 	bool		isnull;
@@ -421,7 +426,7 @@ RunClaimTask(ClaimedTask *task)
 				" AND t.task_name OPERATOR(pg_catalog.=) q.task_name "
 				" AND r.run_id OPERATOR(pg_catalog.=) q.run_id "
 				"RETURNING t.run_id, t.task_name, t.kind, t.command, t.attempts, "
-				" (pg_catalog.extract(epoch FROM t.timeout) "
+				" (pg_catalog.date_part('epoch', t.timeout) "
 				"   OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4, "
 				" t.database::pg_catalog.text, r.dag_name, "
 				" r.logical_time::pg_catalog.text, r.params::pg_catalog.text, "
@@ -431,6 +436,8 @@ RunClaimTask(ClaimedTask *task)
 	if (SPI_processed == 0)
 		return false;
 
+	/* SPI calls leave the SPI procedure context current; copy out of it */
+	oldcxt = MemoryContextSwitchTo(cxt);
 	task->run_id = DatumGetInt64(run_datum(0, 1, &isnull));
 	task->task_name = run_text(0, 2);
 	task->kind = run_text(0, 3);
@@ -443,6 +450,7 @@ RunClaimTask(ClaimedTask *task)
 	task->logical_time = run_text(0, 9);
 	task->params = run_text(0, 10);
 	task->owner = run_text(0, 11);
+	MemoryContextSwitchTo(oldcxt);
 	return true;
 }
 
@@ -544,13 +552,13 @@ RunTaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
 				"  finished_at = pg_catalog.clock_timestamp(), "
 				"  error = $3, output = $4, "
 				"  next_attempt_at = pg_catalog.clock_timestamp() "
-				"   OPERATOR(pg_catalog.+) pg_catalog.least("
+				"   OPERATOR(pg_catalog.+) (LEAST("
 				"    t.retry_delay OPERATOR(pg_catalog.*) pg_catalog.power(2::pg_catalog.float8, "
-				"     pg_catalog.least(t.attempts OPERATOR(pg_catalog.-) t.retry_base "
+				"     LEAST(t.attempts OPERATOR(pg_catalog.-) t.retry_base "
 				"      OPERATOR(pg_catalog.-) 1, 20)), "
 				"    '1 hour'::pg_catalog.interval) "
 				"   OPERATOR(pg_catalog.*) (0.9::pg_catalog.float8 OPERATOR(pg_catalog.+) "
-				"    0.2::pg_catalog.float8 OPERATOR(pg_catalog.*) pg_catalog.random()) "
+				"    (0.2::pg_catalog.float8 OPERATOR(pg_catalog.*) pg_catalog.random()))) "
 				" FROM dagsched.dag_run r "
 				" WHERE r.run_id OPERATOR(pg_catalog.=) t.run_id "
 				"  AND t.run_id OPERATOR(pg_catalog.=) $1 "
@@ -616,7 +624,7 @@ run_propagate(int64 run_id, Datum downstream, const char *state)
 				"RETURNING t.state, t.downstream",
 				5, argtypes);
 
-	work = lappend(work, list_make2(DatumGetPointer(downstream),
+	work = lappend(work, list_make2(DatumGetArrayTypePCopy(downstream),
 									pstrdup(state)));
 	while (work != NIL)
 	{
@@ -730,7 +738,7 @@ RunPromoteQueued(const char *dag_name)
 			 "  WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 			 "   AND state OPERATOR(pg_catalog.=) 'queued' "
 			 "  ORDER BY logical_time, run_id "
-			 "  LIMIT (SELECT pg_catalog.greatest(0, d.max_active_runs "
+			 "  LIMIT (SELECT GREATEST(0, d.max_active_runs "
 			 "    OPERATOR(pg_catalog.-) (SELECT pg_catalog.count(*) "
 			 "     FROM dagsched.dag_run WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 			 "     AND state OPERATOR(pg_catalog.=) 'running')) FROM d))) "
@@ -1026,7 +1034,7 @@ RunNextWakeup(TimestampTz *wakeup)
 	bool		isnull;
 	Datum		d;
 
-	run_exec("SELECT pg_catalog.least("
+	run_exec("SELECT LEAST("
 			 " (SELECT pg_catalog.min(next_run_at) FROM dagsched.dag "
 			 "  WHERE NOT paused AND next_run_at IS NOT NULL), "
 			 " (SELECT pg_catalog.min(next_attempt_at) FROM dagsched.task_run "

@@ -38,7 +38,7 @@ typedef struct ClaimedTask
 
 extern int64 RunCreate(const char *dag_name, TimestampTz logical_time,
 					   const char *trigger, Datum params, int *nqueued);
-extern bool RunClaimTask(ClaimedTask *task);
+extern bool RunClaimTask(ClaimedTask *task, MemoryContext cxt);
 extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output);
 extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
 						  const char *error, const char *output,

@@ -176,7 +176,6 @@ static bool
 worker_step(void)
 {
 	ClaimedTask task;
-	MemoryContext oldcxt;
 	bool		claimed = false;
 	bool		run_finished = false;
 	int			nqueued = 0;
@@ -199,9 +198,7 @@ worker_step(void)
 			pending_finish_run = 0;
 		}
 
-		oldcxt = MemoryContextSwitchTo(WorkerContext);
-		claimed = RunClaimTask(&task);
-		MemoryContextSwitchTo(oldcxt);
+		claimed = RunClaimTask(&task, WorkerContext);
 		if (claimed)
 			DagschedWorkerSetTask(task.run_id, task.task_name);
 
