@@ -1027,7 +1027,7 @@ val_check_graph(const char *dag_name, int ntasks, const ValidateTask *tasks,
 	nedges = 0;
 	for (i = 0; i < ntasks; i++)
 	{
-		up_start[i] = nedges;
+		up_start[i] = (int) nedges;
 		for (j = 0; j < tasks[i].ndeps; j++)
 		{
 			const char *dep = tasks[i].deps[j];
@@ -1040,7 +1040,7 @@ val_check_graph(const char *dag_name, int ntasks, const ValidateTask *tasks,
 			up[nedges++] = entry->index;
 		}
 	}
-	up_start[ntasks] = nedges;
+	up_start[ntasks] = (int) nedges;
 	hash_destroy(index);
 
 	/*
