@@ -12,6 +12,7 @@ OBJS = \
 	src/scheduler.o \
 	src/worker.o \
 	src/shell.o \
+	src/dbtask.o \
 	src/api.o
 
 EXTENSION = dagsched

@@ -1013,6 +1013,39 @@ RunFinishStranded(int *nfinished)
 	return nqueued;
 }
 
+/* "SELECT 3", "INSERT 5"-like summary of what a task's last statement did */
+char *
+RunCommandTag(int spi_result, uint64 processed)
+{
+	const char *what;
+
+	switch (spi_result)
+	{
+		case SPI_OK_SELECT:
+		case SPI_OK_SELINTO:
+			what = "SELECT";
+			break;
+		case SPI_OK_INSERT:
+		case SPI_OK_INSERT_RETURNING:
+			what = "INSERT";
+			break;
+		case SPI_OK_UPDATE:
+		case SPI_OK_UPDATE_RETURNING:
+			what = "UPDATE";
+			break;
+		case SPI_OK_DELETE:
+		case SPI_OK_DELETE_RETURNING:
+			what = "DELETE";
+			break;
+		case SPI_OK_MERGE:
+			what = "MERGE";
+			break;
+		default:
+			return pstrdup("OK");
+	}
+	return psprintf("%s " UINT64_FORMAT, what, processed);
+}
+
 int
 RunCountQueued(void)
 {

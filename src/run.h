@@ -51,6 +51,7 @@ extern int	RunCancel(int64 run_id);
 extern int	RunRetry(int64 run_id, int *nqueued);
 extern int	RunFinishStranded(int *nfinished);
 extern int	RunCountQueued(void);
+extern char *RunCommandTag(int spi_result, uint64 processed);
 extern bool RunNextWakeup(TimestampTz *wakeup);
 
 #endif							/* DAGSCHED_RUN_H */

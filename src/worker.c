@@ -50,6 +50,7 @@
 #include "utils/timestamp.h"
 
 #include "dagsched.h"
+#include "dbtask.h"
 #include "run.h"
 #include "shell.h"
 #include "shmem.h"
@@ -64,7 +65,7 @@ static bool session_dirty = false;
 
 static bool worker_step(void);
 static void worker_run_sql(ClaimedTask *task);
-static void worker_run_shell(ClaimedTask *task);
+static void worker_run_outside(ClaimedTask *task);
 static void worker_record_failure(ClaimedTask *task, const char *error,
 								  const char *output);
 static void worker_after_success(ClaimedTask *task, int nqueued);
@@ -245,8 +246,10 @@ worker_step(void)
 						task.task_name, task.dag_name, (long long) task.run_id,
 						task.attempt)));
 
-	if (strcmp(task.kind, "shell") == 0)
-		worker_run_shell(&task);
+	if (strcmp(task.kind, "shell") == 0 ||
+		(task.database != NULL &&
+		 strcmp(task.database, DagschedDatabaseName) != 0))
+		worker_run_outside(&task);
 	else
 		worker_run_sql(&task);
 
@@ -311,39 +314,6 @@ worker_set_context(ClaimedTask *task)
 					  PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
 }
 
-/* "SELECT 3", "INSERT 0 5"-like summary of what the last statement did */
-static char *
-worker_sql_output(int ret)
-{
-	const char *what;
-
-	switch (ret)
-	{
-		case SPI_OK_SELECT:
-		case SPI_OK_SELINTO:
-			what = "SELECT";
-			break;
-		case SPI_OK_INSERT:
-		case SPI_OK_INSERT_RETURNING:
-			what = "INSERT";
-			break;
-		case SPI_OK_UPDATE:
-		case SPI_OK_UPDATE_RETURNING:
-			what = "UPDATE";
-			break;
-		case SPI_OK_DELETE:
-		case SPI_OK_DELETE_RETURNING:
-			what = "DELETE";
-			break;
-		case SPI_OK_MERGE:
-			what = "MERGE";
-			break;
-		default:
-			return pstrdup("OK");
-	}
-	return psprintf("%s " UINT64_FORMAT, what, SPI_processed);
-}
-
 static char *
 worker_error_text(ErrorData *edata, ClaimedTask *task)
 {
@@ -385,13 +355,6 @@ worker_run_sql(ClaimedTask *task)
 		int			ret;
 		char	   *output;
 
-		if (task->database != NULL &&
-			strcmp(task->database, DagschedDatabaseName) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("tasks in database \"%s\" are not supported yet",
-							task->database)));
-
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, task->command);
@@ -413,7 +376,7 @@ worker_run_sql(ClaimedTask *task)
 		AtEOXact_GUC(false, nestlevel);
 		if (ret < 0)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-		output = worker_sql_output(ret);
+		output = RunCommandTag(ret, SPI_processed);
 
 		nqueued = RunTaskSucceeded(task, output);
 
@@ -445,11 +408,13 @@ worker_run_sql(ClaimedTask *task)
 }
 
 /*
- * Run a shell task.  The program runs outside any transaction; its outcome
- * is recorded afterwards (at-least-once: a crash in between runs it again).
+ * Run a task this process cannot run inside its own transaction: a shell
+ * task, or a SQL task in another database.  It runs outside any transaction
+ * and its outcome is recorded afterwards (at-least-once: a crash in between
+ * runs it again).
  */
 static void
-worker_run_shell(ClaimedTask *task)
+worker_run_outside(ClaimedTask *task)
 {
 	ErrorContextCallback errcallback;
 	char	   *output = NULL;
@@ -467,12 +432,21 @@ worker_run_shell(ClaimedTask *task)
 	{
 		bool		success;
 
-		/* privilege is checked again at run time: it may have been revoked */
+		bool		shell = (strcmp(task->kind, "shell") == 0);
+
+		/* privileges are checked again at run time: they may be revoked */
 		StartTransactionCommand();
-		ShellCheckPrivilege(task->owner);
+		(void) worker_owner_oid(task->owner);
+		if (shell)
+			ShellCheckPrivilege(task->owner);
+		else
+			DbTaskCheckAccess(task);
 		CommitTransactionCommand();
 
-		success = ShellRunTask(task, &output, &error);
+		if (shell)
+			success = ShellRunTask(task, &output, &error);
+		else
+			success = DbTaskRun(task, &output, &error);
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();

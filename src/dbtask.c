@@ -1,0 +1,283 @@
+/*-------------------------------------------------------------------------
+ *
+ * dbtask.c
+ *	  Running a SQL task in another database of the cluster, through a
+ *	  short-lived background worker connected to that database as the DAG's
+ *	  owner.
+ *
+ * A backend is bound to one database for life, so the task worker (bound
+ * to the catalog's database) cannot run such a task itself.  It hands the
+ * task to a helper process through a dynamic shared memory segment and
+ * records the outcome in the catalog afterwards.  The task's effects and
+ * its recorded success are therefore two transactions in two databases: a
+ * crash between them runs the task again (at-least-once), as the README
+ * says.  The helper connects as the owner, so current_user and session_user
+ * are the owner there.
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/dbtask.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+#include "utils/wait_event.h"
+
+#include "dagsched.h"
+#include "dbtask.h"
+
+#define DBTASK_ERROR_LEN	2048
+#define DBTASK_OUTPUT_LEN	256
+#define DBTASK_POLL_MS		100
+
+/* Layout of the shared segment; the strings follow the struct. */
+typedef struct DbTaskShared
+{
+	char		database[NAMEDATALEN];
+	char		owner[NAMEDATALEN];
+	int			timeout_ms;
+	int			attempt;
+	int64		run_id;
+	Size		off_command;
+	Size		off_dag_name;
+	Size		off_task_name;
+	Size		off_logical_time;
+	Size		off_params;
+	/* written by the helper */
+	bool		done;
+	bool		success;
+	char		error[DBTASK_ERROR_LEN];
+	char		output[DBTASK_OUTPUT_LEN];
+} DbTaskShared;
+
+void
+DbTaskCheckAccess(const ClaimedTask *task)
+{
+	Oid			dboid = get_database_oid(task->database, true);
+	Oid			roleid = get_role_oid(task->owner, true);
+
+	if (!OidIsValid(dboid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_DATABASE),
+				 errmsg("database \"%s\" of the task does not exist",
+						task->database)));
+	if (!OidIsValid(roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("owner role \"%s\" of the DAG does not exist",
+						task->owner)));
+	if (pg_database_aclcheck(dboid, roleid, ACL_CONNECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("owner role \"%s\" of the DAG may not connect to database \"%s\"",
+						task->owner, task->database)));
+}
+
+static Size
+dbtask_put(char *base, Size *off, const char *s)
+{
+	Size		at = *off;
+	Size		len = strlen(s ? s : "") + 1;
+
+	memcpy(base + at, s ? s : "", len);
+	*off += len;
+	return at;
+}
+
+bool
+DbTaskRun(const ClaimedTask *task, char **output, char **error)
+{
+	Size		size;
+	Size		off;
+	dsm_segment *seg;
+	DbTaskShared *shared;
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+	bool		success;
+
+	size = sizeof(DbTaskShared) + strlen(task->command) +
+		strlen(task->dag_name) + strlen(task->task_name) +
+		strlen(task->logical_time) + strlen(task->params) + 5;
+	seg = dsm_create(size, 0);
+	shared = dsm_segment_address(seg);
+	memset(shared, 0, sizeof(DbTaskShared));
+	strlcpy(shared->database, task->database, NAMEDATALEN);
+	strlcpy(shared->owner, task->owner, NAMEDATALEN);
+	shared->timeout_ms = task->timeout_ms;
+	shared->attempt = task->attempt;
+	shared->run_id = task->run_id;
+	off = sizeof(DbTaskShared);
+	shared->off_command = dbtask_put((char *) shared, &off, task->command);
+	shared->off_dag_name = dbtask_put((char *) shared, &off, task->dag_name);
+	shared->off_task_name = dbtask_put((char *) shared, &off, task->task_name);
+	shared->off_logical_time = dbtask_put((char *) shared, &off,
+										  task->logical_time);
+	shared->off_params = dbtask_put((char *) shared, &off, task->params);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "dagsched", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "DagschedDbTaskMain", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "dagsched task in database %s",
+			 task->database);
+	strlcpy(worker.bgw_type, "dagsched database task", BGW_MAXLEN);
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		dsm_detach(seg);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start a process for a task in database \"%s\"",
+						task->database),
+				 errhint("Raise max_worker_processes.")));
+	}
+
+	/*
+	 * Wait for the helper to end.  A cancel or shutdown aimed at this worker
+	 * stops the helper first, then is processed as usual.
+	 */
+	for (;;)
+	{
+		BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
+
+		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED)
+			break;
+		if (QueryCancelPending || ProcDiePending)
+		{
+			TerminateBackgroundWorker(handle);
+			(void) WaitForBackgroundWorkerShutdown(handle);
+			dsm_detach(seg);
+			CHECK_FOR_INTERRUPTS();
+		}
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 DBTASK_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+
+	success = shared->done && shared->success;
+	*output = shared->output[0] ? pstrdup(shared->output) : NULL;
+	if (!success)
+		*error = shared->done ? pstrdup(shared->error) :
+			psprintf("the process running the task in database \"%s\" exited without a result",
+					 task->database);
+	dsm_detach(seg);
+	return success;
+}
+
+static void
+dbtask_set(const char *name, const char *value)
+{
+	set_config_option(name, value, PGC_USERSET, PGC_S_SESSION,
+					  GUC_ACTION_SET, true, 0, false);
+}
+
+/* Entry point of the helper process. */
+void
+DagschedDbTaskMain(Datum main_arg)
+{
+	dsm_segment *seg;
+	DbTaskShared *shared;
+	char	   *base;
+	char		num[32];
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("dagsched: could not map the task's shared memory")));
+	shared = dsm_segment_address(seg);
+	base = (char *) shared;
+
+	BackgroundWorkerInitializeConnection(shared->database, shared->owner, 0);
+	pgstat_report_appname("dagsched worker");
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		int			ret;
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, base + shared->off_command);
+
+		snprintf(num, sizeof(num), INT64_FORMAT, shared->run_id);
+		dbtask_set("dagsched.run_id", num);
+		snprintf(num, sizeof(num), "%d", shared->attempt);
+		dbtask_set("dagsched.attempt", num);
+		dbtask_set("dagsched.dag_name", base + shared->off_dag_name);
+		dbtask_set("dagsched.task_name", base + shared->off_task_name);
+		dbtask_set("dagsched.logical_time", base + shared->off_logical_time);
+		dbtask_set("dagsched.params", base + shared->off_params);
+
+		if (shared->timeout_ms > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, shared->timeout_ms);
+		ret = SPI_execute(base + shared->off_command, false, 0);
+		if (shared->timeout_ms > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		if (ret < 0)
+			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+		strlcpy(shared->output, RunCommandTag(ret, SPI_processed),
+				DBTASK_OUTPUT_LEN);
+
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		shared->success = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			shared->timeout_ms > 0 && edata->message &&
+			strstr(edata->message, "statement timeout"))
+			snprintf(shared->error, DBTASK_ERROR_LEN,
+					 "%s: task timed out after %d ms",
+					 unpack_sql_state(edata->sqlerrcode), shared->timeout_ms);
+		else
+			snprintf(shared->error, DBTASK_ERROR_LEN, "%s: %s",
+					 unpack_sql_state(edata->sqlerrcode),
+					 edata->message ? edata->message : "unknown error");
+		AbortCurrentTransaction();
+		shared->success = false;
+	}
+	PG_END_TRY();
+
+	pg_write_barrier();
+	shared->done = true;
+	dsm_detach(seg);
+	proc_exit(0);
+}
