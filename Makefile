@@ -16,7 +16,9 @@ OBJS = \
 	src/api.o
 
 EXTENSION = dagsched
-DATA = $(wildcard sql/dagsched--*.sql)
+# The install script is assembled from sql/parts, one file per concern.
+DATA_built = sql/dagsched--0.1.sql
+EXTRA_CLEAN = sql/dagsched--0.1.sql
 PGFILEDESC = "dagsched - DAG scheduler inside PostgreSQL"
 
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
@@ -33,6 +35,9 @@ endif
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+sql/dagsched--0.1.sql: $(sort $(wildcard sql/parts/*.sql))
+	cat $^ > $@
 
 .PHONY: test demo
 

@@ -1,0 +1,45 @@
+/*
+ * Runs (src/api.c)
+ */
+CREATE FUNCTION dagsched.rule_state(trigger_rule text, upstreams integer,
+									succeeded integer, failed integer,
+									skipped integer)
+RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dagsched_rule_state';
+
+COMMENT ON FUNCTION dagsched.rule_state(text, integer, integer, integer, integer) IS
+'state of a pending task given its trigger rule and the tally of its finished upstreams: pending, queued, upstream_failed or skipped';
+
+CREATE FUNCTION dagsched.trigger(dag_name text, params jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'dagsched_trigger';
+
+COMMENT ON FUNCTION dagsched.trigger(text, jsonb) IS
+'create a manual run of a DAG now; returns its run_id';
+
+CREATE FUNCTION dagsched.wait(run_id bigint, timeout interval DEFAULT '1 min')
+RETURNS text
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'dagsched_wait';
+
+COMMENT ON FUNCTION dagsched.wait(bigint, interval) IS
+'block until the run ends or the timeout passes; returns the run''s state';
+
+CREATE FUNCTION dagsched.cancel(run_id bigint)
+RETURNS void
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'dagsched_cancel';
+
+COMMENT ON FUNCTION dagsched.cancel(bigint) IS
+'stop the run''s running tasks and mark the rest cancelled';
+
+CREATE FUNCTION dagsched.retry(run_id bigint)
+RETURNS integer
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'dagsched_retry';
+
+COMMENT ON FUNCTION dagsched.retry(bigint) IS
+'resume a finished run: re-queue its failed, upstream_failed and cancelled tasks, keep its successes';
+
