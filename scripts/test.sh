@@ -162,7 +162,7 @@ if [[ $run_regress -eq 1 ]]; then
 		show_regress_failure
 	fi
 else
-	section "pg_regress: skipped (no test/sql/*.sql${SKIP_REGRESS:+ / SKIP_REGRESS set})"
+	section "pg_regress: skipped (${SKIP_REGRESS:+SKIP_REGRESS set}${SKIP_REGRESS:-no test/sql/*.sql})"
 fi
 
 # ---------------------------------------------------------------- TAP
@@ -173,7 +173,7 @@ if [[ $run_tap -eq 1 ]]; then
 		show_tap_failure
 	fi
 else
-	section "TAP: skipped (no t/*.pl${SKIP_TAP:+ / SKIP_TAP set})"
+	section "TAP: skipped (${SKIP_TAP:+SKIP_TAP set}${SKIP_TAP:-no t/*.pl})"
 fi
 
 section "result"
