@@ -65,8 +65,11 @@ if [[ $(id -u) -eq 0 ]]; then
 	}
 	as_user() { runuser -u "$demo_user" -- env PATH="$PATH" "$@"; }
 	if ! runuser -u "$demo_user" -- test -x "$here"; then
-		echo "error: '$demo_user' cannot enter $here; clone the repo somewhere it can read" >&2
-		exit 1
+		# e.g. a clone under /root: keep the cluster where the user can go
+		dir=/tmp/dagsched-demo-cluster
+		data=$dir/data
+		log=$dir/server.log
+		echo "note: '$demo_user' cannot enter $here; the cluster lives in $dir"
 	fi
 else
 	as_user() { "$@"; }
@@ -86,9 +89,11 @@ stop_cluster() {
 }
 
 # a previous run that was killed hard may have left its server up
+cd /
 stop_cluster
 rm -rf "$dir"
 mkdir -p "$dir"
+cd "$dir"     # the server user's working directory must be one it can enter
 [[ $(id -u) -eq 0 ]] && chown "$demo_user": "$dir"
 [[ $(id -u) -eq 0 && "$sockdir" != "$dir" ]] && chown "$demo_user": "$sockdir"
 

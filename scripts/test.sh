@@ -18,6 +18,7 @@
 #   PROVE_TESTS         e.g. "t/001_install.pl" to run some TAP tests only
 #   PROVE_FLAGS         e.g. "--verbose"
 #   SKIP_REGRESS=1 / SKIP_TAP=1   run only one of the two suites
+#   SKIP_INSTALL=1      test what is installed already (no `make install`)
 #
 # Exits non-zero when the build or any test fails.
 set -euo pipefail
@@ -52,15 +53,16 @@ make -j"$jobs" PG_CONFIG="$PG_CONFIG"
 section "install"
 pkglibdir=$("$PG_CONFIG" --pkglibdir)
 sharedir=$("$PG_CONFIG" --sharedir)
-if [[ $(id -u) -eq 0 ]] || { [[ -w "$pkglibdir" ]] && [[ -w "$sharedir/extension" ]]; }; then
+if [[ -n "${SKIP_INSTALL:-}" ]]; then
+	echo "SKIP_INSTALL set: testing what is already installed in $pkglibdir"
+elif [[ $(id -u) -eq 0 ]] || { [[ -w "$pkglibdir" ]] && [[ -w "$sharedir/extension" ]]; }; then
 	make install PG_CONFIG="$PG_CONFIG"
 elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
 	sudo -n make install PG_CONFIG="$PG_CONFIG"
 else
-	echo "error: cannot install into $pkglibdir: run 'make test' as root," >&2
-	echo "       or 'sudo make install' first and then SKIP_INSTALL=1 make test" >&2
-	[[ -n "${SKIP_INSTALL:-}" ]] || exit 1
-	echo "SKIP_INSTALL set: testing what is already installed" >&2
+	echo "error: cannot install into $pkglibdir as $(id -un): run 'make test' as root," >&2
+	echo "       or 'sudo make install' first and then 'SKIP_INSTALL=1 make test'" >&2
+	exit 1
 fi
 
 # ---------------------------------------------------------------- what to run
@@ -96,8 +98,8 @@ if [[ $(id -u) -eq 0 ]]; then
 		if [[ -n "${!v:-}" ]]; then user_env+=("$v=${!v}"); fi
 	done
 	as_user() {
-		runuser -u "$test_user" -- env "${user_env[@]}" \
-			bash -c 'cd "$1" && shift && exec "$@"' bash "$workdir" "$@"
+		(cd "$workdir" && runuser -u "$test_user" -- env "${user_env[@]}" \
+			bash -c 'cd "$1" && shift && exec "$@"' bash "$workdir" "$@")
 	}
 	echo "running tests as OS user '$test_user' in $workdir"
 else
