@@ -25,6 +25,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -32,6 +33,7 @@
 #include "utils/fmgroids.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -134,6 +136,36 @@ run_column_array(int col, Oid elemtype, int nrows)
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
 											  elemtype, typlen, typbyval,
 											  typalign));
+}
+
+/*
+ * NOTIFY dagsched with a small JSON payload.  It is delivered when, and only
+ * if, the transaction that changed the state commits, so a listener never
+ * hears of a state it cannot see.
+ */
+static void
+run_notify(int64 run_id, const char *dag_name, const char *task_name,
+		   const char *state)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"run_id\": " INT64_FORMAT ", \"dag_name\": ",
+					 run_id);
+	escape_json(&buf, dag_name ? dag_name : "");
+	if (task_name)
+	{
+		appendStringInfoString(&buf, ", \"task_name\": ");
+		escape_json(&buf, task_name);
+	}
+	appendStringInfoString(&buf, ", \"state\": ");
+	escape_json(&buf, state);
+	appendStringInfoChar(&buf, '}');
+
+	/* NOTIFY payloads are limited; a task name could exceed that */
+	if (buf.len < 7900)
+		Async_Notify("dagsched", buf.data);
+	pfree(buf.data);
 }
 
 typedef struct NameIndexEntry
@@ -390,6 +422,7 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 
 	if (running)
 		*nqueued = roots;
+	run_notify(run_id, dag_name, NULL, running ? "running" : "queued");
 	hash_destroy(index);
 	return run_id;
 }
@@ -567,7 +600,7 @@ RunTaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
 				"  AND t.pid OPERATOR(pg_catalog.=) $5 "
 				" RETURNING t.run_id, t.task_name, t.attempts, t.state, "
 				"  t.started_at, t.finished_at, t.error, t.output, t.pid, "
-				"  t.downstream), "
+				"  t.downstream, r.dag_name), "
 				"a AS (INSERT INTO dagsched.task_attempt "
 				" (run_id, task_name, attempt, state, started_at, finished_at, "
 				"  error, output, pid) "
@@ -575,13 +608,15 @@ RunTaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
 				"  CASE WHEN state OPERATOR(pg_catalog.=) 'cancelled' "
 				"   THEN 'cancelled' ELSE 'failed' END, "
 				"  started_at, finished_at, error, output, pid FROM u) "
-				"SELECT state, downstream FROM u",
+				"SELECT state, downstream, dag_name FROM u",
 				5, argtypes);
 	run_exec_plan(plan_failed, values, nulls);
 	if (SPI_processed == 0)
 		return 0;
 
 	state = run_text(0, 1);
+	run_notify(run_id, run_text(0, 3), task_name,
+			   strcmp(state, "cancelled") == 0 ? "cancelled" : "failed");
 	if (strcmp(state, "retry_wait") == 0)
 	{
 		*retry_wait = true;
@@ -708,11 +743,12 @@ RunFinishIfDone(int64 run_id, int *nqueued)
 			 "  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1) "
 			 "WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
 			 " AND r.state OPERATOR(pg_catalog.=) 'running' "
-			 "RETURNING r.dag_name",
+			 "RETURNING r.dag_name, r.state",
 			 1, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		return false;
 	dag_name = run_text(0, 1);
+	run_notify(run_id, dag_name, NULL, run_text(0, 2));
 	*nqueued = RunPromoteQueued(dag_name);
 	return true;
 }
@@ -742,7 +778,9 @@ RunPromoteQueued(const char *dag_name)
 			 "    OPERATOR(pg_catalog.-) (SELECT pg_catalog.count(*) "
 			 "     FROM dagsched.dag_run WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 			 "     AND state OPERATOR(pg_catalog.=) 'running')) FROM d))) "
-			 " RETURNING run_id), "
+			 " RETURNING run_id, pg_catalog.pg_notify('dagsched', "
+			 "  pg_catalog.json_build_object('run_id', run_id, 'dag_name', dag_name, "
+			 "   'state', 'running')::pg_catalog.text)), "
 			 "q AS (UPDATE dagsched.task_run SET state = 'queued', "
 			 "  queued_at = pg_catalog.clock_timestamp() "
 			 " WHERE run_id OPERATOR(pg_catalog.=) ANY (SELECT run_id FROM p) "
@@ -848,8 +886,9 @@ RunCancel(int64 run_id)
 
 	run_exec("UPDATE dagsched.dag_run SET state = 'cancelled', "
 			 " finished_at = pg_catalog.clock_timestamp() "
-			 "WHERE run_id OPERATOR(pg_catalog.=) $1",
+			 "WHERE run_id OPERATOR(pg_catalog.=) $1 RETURNING dag_name",
 			 1, argtypes, values, NULL);
+	run_notify(run_id, run_text(0, 1), NULL, "cancelled");
 	run_exec("UPDATE dagsched.task_run SET state = 'cancelled', "
 			 " finished_at = pg_catalog.clock_timestamp(), "
 			 " next_attempt_at = NULL "

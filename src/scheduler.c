@@ -49,10 +49,15 @@
 /* bound the work of one loop, so the scheduler stays responsive */
 #define SCHED_MAX_DUE_DAGS		100
 #define SCHED_MAX_CATCHUP_RUNS	1000
+/* history: one small batch per transaction, at least once a minute */
+#define SCHED_PURGE_INTERVAL_MS	60000
+#define SCHED_PURGE_BATCH		500
 
 static MemoryContext SchedContext = NULL;
 static BackgroundWorkerHandle **WorkerHandles = NULL;
 static bool launch_failed_logged = false;
+static TimestampTz last_purge = 0;
+static bool purge_more = false;
 
 typedef struct SchedLoopResult
 {
@@ -67,6 +72,7 @@ static void sched_loop(bool *recovered, SchedLoopResult *result);
 static int	sched_fire_dag(int row, SPITupleTable *tuptable, TimestampTz now);
 static void sched_launch_workers(int queued);
 static long sched_sleep_ms(const SchedLoopResult *result);
+static void sched_purge(void);
 
 static void
 sched_dag_error_callback(void *arg)
@@ -136,6 +142,13 @@ DagschedSchedulerMain(Datum main_arg)
 			if (result.woken > 0)
 				DagschedWakeWorkers(result.woken);
 			sched_launch_workers(result.queued);
+
+			if (purge_more ||
+				TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(),
+										   SCHED_PURGE_INTERVAL_MS))
+				sched_purge();
+			if (purge_more)
+				sleep_ms = Min(sleep_ms, 100);
 		}
 
 		if (sleep_ms > 0)
@@ -412,4 +425,53 @@ sched_sleep_ms(const SchedLoopResult *result)
 	/* round up: waking a hair early would only loop once more */
 	ms = secs * 1000 + (usecs + 999) / 1000;
 	return Min(ms, SCHED_MAX_SLEEP_MS);
+}
+
+/*
+ * Remove one batch of finished runs older than dagsched.history_retention,
+ * in a transaction of its own so that no lock is held for long; when the
+ * batch was full, the next loop comes soon and takes another.
+ */
+static void
+sched_purge(void)
+{
+	Oid			argtypes[2] = {INT4OID, INT4OID};
+	Datum		values[2];
+
+	last_purge = GetCurrentTimestamp();
+	values[0] = Int32GetDatum(DagschedHistoryRetention);
+	values[1] = Int32GetDatum(SCHED_PURGE_BATCH);
+
+	PG_TRY();
+	{
+		int64		removed;
+		bool		isnull;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "dagsched scheduler: purging history");
+		if (SPI_execute_with_args("SELECT dagsched.purge_history("
+								  " pg_catalog.make_interval(secs => $1), $2, 1)",
+								  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not purge history");
+		removed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1,
+											  &isnull));
+		purge_more = (removed >= SCHED_PURGE_BATCH);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(SchedContext);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		purge_more = false;
+	}
+	PG_END_TRY();
 }
