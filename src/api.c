@@ -25,6 +25,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "catalog/pg_authid.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -36,6 +37,9 @@
 #include "dagsched.h"
 #include "run.h"
 #include "shmem.h"
+
+#define RUN_VISIBLE_SQL \
+	"SELECT 1 FROM dagsched.dag_run WHERE run_id OPERATOR(pg_catalog.=) $1"
 
 /* params larger than this are refused: they are copied into every task */
 #define API_MAX_PARAMS_BYTES (1024 * 1024)
@@ -137,6 +141,36 @@ api_warn_if_not_preloaded(void)
 }
 
 /*
+ * The caller may act on a DAG or run it can see: row-level security on the
+ * catalog decides, exactly as for a SELECT.  Someone else's DAG is reported
+ * as not existing, like a row the caller cannot see.
+ */
+static void
+api_check_visible(const char *what, const char *sql, Oid argtype, Datum arg,
+				  const char *name)
+{
+	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up %s", what);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%s %s does not exist", what, name)));
+}
+
+/*
+ * Run tables are written by the extension, not by users: once the caller's
+ * right is checked, act as the bootstrap superuser (who bypasses row-level
+ * security) until *restore is applied.
+ */
+static void
+api_become_superuser(Oid *save_userid, int *save_sec)
+{
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/*
  * trigger(dag_name text, params jsonb DEFAULT '{}') returns bigint
  */
 Datum
@@ -146,6 +180,8 @@ dagsched_trigger(PG_FUNCTION_ARGS)
 	Jsonb	   *params = PG_GETARG_JSONB_P(1);
 	int64		run_id;
 	int			nqueued;
+	Oid			save_userid;
+	int			save_sec;
 
 	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
 		ereport(ERROR,
@@ -162,8 +198,15 @@ dagsched_trigger(PG_FUNCTION_ARGS)
 	api_warn_if_not_preloaded();
 
 	SPI_connect();
+	api_check_visible("DAG",
+					  "SELECT 1 FROM dagsched.dag "
+					  "WHERE dag_name OPERATOR(pg_catalog.=) $1",
+					  TEXTOID, CStringGetTextDatum(dag_name),
+					  psprintf("\"%s\"", dag_name));
+	api_become_superuser(&save_userid, &save_sec);
 	run_id = RunCreate(dag_name, GetCurrentTransactionStartTimestamp(),
 					   "manual", JsonbPGetDatum(params), &nqueued);
+	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 
 	api_at_commit_wake_workers(nqueued);
@@ -259,9 +302,15 @@ dagsched_cancel(PG_FUNCTION_ARGS)
 {
 	int64		run_id = PG_GETARG_INT64(0);
 	int			nrunning;
+	Oid			save_userid;
+	int			save_sec;
 
 	SPI_connect();
+	api_check_visible("run", RUN_VISIBLE_SQL, INT8OID, Int64GetDatum(run_id),
+					  psprintf(INT64_FORMAT, run_id));
+	api_become_superuser(&save_userid, &save_sec);
 	nrunning = RunCancel(run_id);
+	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 
 	/* the run ends now for wait(); running tasks are interrupted at commit */
@@ -279,9 +328,15 @@ dagsched_retry(PG_FUNCTION_ARGS)
 	int64		run_id = PG_GETARG_INT64(0);
 	int			nreset;
 	int			nqueued;
+	Oid			save_userid;
+	int			save_sec;
 
 	SPI_connect();
+	api_check_visible("run", RUN_VISIBLE_SQL, INT8OID, Int64GetDatum(run_id),
+					  psprintf(INT64_FORMAT, run_id));
+	api_become_superuser(&save_userid, &save_sec);
 	nreset = RunRetry(run_id, &nqueued);
+	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 
 	api_at_commit_wake_workers(nqueued);
