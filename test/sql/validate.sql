@@ -216,7 +216,8 @@ INSERT INTO dagsched.dag (dag_name) VALUES ('v_mine');
 SELECT owner FROM dagsched.dag WHERE dag_name = 'v_mine';
 INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('v_mine', 'a', 'SELECT 1');
 UPDATE dagsched.dag SET owner = 'v_bob' WHERE dag_name = 'v_mine';
--- nor changes other roles' DAGs
+-- nor changes other roles' DAGs: the trigger refuses a new task, and
+-- row-level security hides existing rows from UPDATE and DELETE
 INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('v_shells', 'a', 'SELECT 1');
 UPDATE dagsched.dag SET paused = true WHERE dag_name = 'v_shells';
 DELETE FROM dagsched.task WHERE dag_name = 'v_shells';
@@ -225,9 +226,9 @@ GRANT v_bob TO v_alice;
 SET ROLE v_alice;
 UPDATE dagsched.dag SET owner = 'v_bob' WHERE dag_name = 'v_mine';
 RESET ROLE;
-SELECT d.dag_name, d.owner, count(t.task_name)
+SELECT d.dag_name, d.owner, d.paused, count(t.task_name)
 FROM dagsched.dag d LEFT JOIN dagsched.task t USING (dag_name)
-WHERE d.dag_name IN ('v_alices', 'v_shells', 'v_mine') GROUP BY 1, 2 ORDER BY 1;
+WHERE d.dag_name IN ('v_alices', 'v_shells', 'v_mine') GROUP BY 1, 2, 3 ORDER BY 1;
 
 --
 -- clean up
