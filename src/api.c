@@ -25,6 +25,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "catalog/pg_authid.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -33,6 +34,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "cron.h"
 #include "dag.h"
 #include "dagsched.h"
 #include "run.h"
@@ -48,6 +50,7 @@ PG_FUNCTION_INFO_V1(dagsched_trigger);
 PG_FUNCTION_INFO_V1(dagsched_wait);
 PG_FUNCTION_INFO_V1(dagsched_cancel);
 PG_FUNCTION_INFO_V1(dagsched_retry);
+PG_FUNCTION_INFO_V1(dagsched_backfill);
 PG_FUNCTION_INFO_V1(dagsched_rule_state);
 PG_FUNCTION_INFO_V1(dagsched_dag_changed);
 PG_FUNCTION_INFO_V1(dagsched_extension_created);
@@ -341,6 +344,93 @@ dagsched_retry(PG_FUNCTION_ARGS)
 
 	api_at_commit_wake_workers(nqueued);
 	PG_RETURN_INT32(nreset);
+}
+
+/* at most this many runs per backfill() call: a typo must not flood */
+#define API_MAX_BACKFILL_RUNS 10000
+
+/*
+ * backfill(dag_name text, from timestamptz, to timestamptz) returns setof bigint
+ *
+ * One run per schedule tick in [from, to), trigger 'backfill'.  Ticks that
+ * already have a run are skipped (a tick produces at most one run, ever).
+ */
+Datum
+dagsched_backfill(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *dag_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TimestampTz from = PG_GETARG_TIMESTAMPTZ(1);
+	TimestampTz to = PG_GETARG_TIMESTAMPTZ(2);
+	Oid			save_userid;
+	int			save_sec;
+	char	   *schedule;
+	char	   *tzname;
+	CronSchedule sched;
+	pg_tz	   *tz;
+	TimestampTz tick;
+	Oid			argtype = TEXTOID;
+	Datum		arg = CStringGetTextDatum(dag_name);
+	int			nruns = 0;
+	int			nqueued = 0;
+	Datum		params;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT schedule, timezone FROM dagsched.dag "
+							  "WHERE dag_name OPERATOR(pg_catalog.=) $1",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read DAG \"%s\"", dag_name);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("DAG \"%s\" does not exist", dag_name)));
+	schedule = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	tzname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (schedule == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("DAG \"%s\" has no schedule to backfill", dag_name),
+				 errhint("Use dagsched.trigger() for DAGs that run only when triggered.")));
+	CronParseOrError(schedule, &sched);
+	tz = CronLookupTimezone(tzname);
+	params = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+
+	api_become_superuser(&save_userid, &save_sec);
+	/* the first tick at or after "from" */
+	if (CronNextFire(&sched, from - 1, tz, &tick))
+	{
+		while (tick < to)
+		{
+			int64		run_id;
+			int			q;
+			Datum		value;
+			bool		isnull = false;
+
+			if (++nruns > API_MAX_BACKFILL_RUNS)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("backfill of DAG \"%s\" would create more than %d runs",
+								dag_name, API_MAX_BACKFILL_RUNS),
+						 errhint("Backfill a shorter range at a time.")));
+			run_id = RunCreate(dag_name, tick, "backfill", params, &q);
+			nqueued += q;
+			if (run_id != 0)
+			{
+				value = Int64GetDatum(run_id);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+									 &value, &isnull);
+			}
+			if (!CronNextFire(&sched, tick, tz, &tick))
+				break;
+		}
+	}
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+
+	api_at_commit_wake_workers(nqueued);
+	return (Datum) 0;
 }
 
 /*

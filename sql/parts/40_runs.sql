@@ -43,3 +43,11 @@ AS 'MODULE_PATHNAME', 'dagsched_retry';
 COMMENT ON FUNCTION dagsched.retry(bigint) IS
 'resume a finished run: re-queue its failed, upstream_failed and cancelled tasks, keep its successes';
 
+
+CREATE FUNCTION dagsched.backfill(dag_name text, "from" timestamptz, "to" timestamptz)
+RETURNS SETOF bigint
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'dagsched_backfill';
+
+COMMENT ON FUNCTION dagsched.backfill(text, timestamptz, timestamptz) IS
+'create one run per schedule tick in [from, to) (trigger ''backfill''); ticks that already have a run are skipped; returns the new run_ids';
