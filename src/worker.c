@@ -57,6 +57,9 @@
 
 static MemoryContext WorkerContext = NULL;
 
+/* the superuser this worker connected as; tasks borrow other identities */
+static Oid	WorkerSessionUser = InvalidOid;
+
 /* a run whose last task this worker may have ended; checked after commit */
 static int64 pending_finish_run = 0;
 
@@ -96,6 +99,7 @@ DagschedWorkerMain(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(DagschedDatabaseName, NULL, 0);
 	pgstat_report_appname("dagsched worker");
+	WorkerSessionUser = GetSessionUserId();
 
 	if (DagschedWorkerAttach() < 0)
 	{
@@ -363,6 +367,8 @@ worker_run_sql(ClaimedTask *task)
 		nestlevel = NewGUCNestLevel();
 		worker_set_context(task);
 		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		/* session_user too: the task sees only its owner */
+		SetSessionAuthorization(owner, superuser_arg(owner));
 		SetUserIdAndSecContext(owner,
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 		if (task->timeout_ms > 0)
@@ -373,6 +379,7 @@ worker_run_sql(ClaimedTask *task)
 		if (task->timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
+		SetSessionAuthorization(WorkerSessionUser, true);
 		AtEOXact_GUC(false, nestlevel);
 		if (ret < 0)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
@@ -395,6 +402,7 @@ worker_run_sql(ClaimedTask *task)
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		QueryCancelPending = false;
 		AbortCurrentTransaction();
+		SetSessionAuthorization(WorkerSessionUser, true);
 		error = worker_error_text(edata, task);
 	}
 	PG_END_TRY();
