@@ -120,6 +120,7 @@ ShellRunTask(const ClaimedTask *task, char **output, char **error)
 	ShellOutput out;
 	TimestampTz deadline = 0;
 	TimestampTz drain_until = 0;
+	TimestampTz eof_at = 0;
 
 	*output = NULL;
 	*error = NULL;
@@ -231,14 +232,20 @@ ShellRunTask(const ClaimedTask *task, char **output, char **error)
 		/*
 		 * Sleep until output arrives, a signal sets the latch, or the next
 		 * look at the child is due.  Once the pipe is at EOF it would always
-		 * be readable, so then only the latch and the clock wake us, more
-		 * often: the shell has closed its output and is about to exit.
+		 * be readable, so then only the latch and the clock wake us, often
+		 * at first: a shell that closed its output is usually exiting.  One
+		 * that goes on running without output is polled at the usual pace.
 		 */
 		events = WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH;
 		if (!eof)
 			events |= WL_SOCKET_READABLE;
 		else
-			wait_ms = 10;
+		{
+			if (eof_at == 0)
+				eof_at = now;
+			if (!TimestampDifferenceExceeds(eof_at, now, 200))
+				wait_ms = 10;
+		}
 		if (!exited && deadline != 0)
 		{
 			long		left = TimestampDifferenceMilliseconds(now, deadline);

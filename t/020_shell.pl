@@ -122,7 +122,8 @@ $node->safe_psql(
 	  ('sh', 'forker', 'shell',
 	   'echo $$ > forker.pid; (sleep 30 &) ; echo started', NULL),
 	  ('sh', 'slow', 'shell', 'echo $$ > slow.pid; echo before; sleep 30', '1 second'),
-	  ('sh', 'killed', 'shell', 'kill -9 $$', NULL);
+	  ('sh', 'killed', 'shell', 'kill -9 $$', NULL),
+	  ('sh', 'quiet', 'shell', 'echo bye; exec >/dev/null 2>&1; sleep 1; exit 4', NULL);
 	COMMIT;
 });
 
@@ -158,6 +159,11 @@ like($ctx, qr/^pg=0$/m, 'no PG* variables of the server leak in');
 my ($fds) = $ctx =~ /^fds:\n(.*?)^end$/ms;
 $fds = join ' ', sort split /\s+/, $fds // '';
 is($fds, '0 1 2', 'only stdin, stdout and stderr are open');
+
+# a program that closes its output is still waited for
+is(task_field($run_id, 'quiet', 'error'), 'exit status 4',
+	'program that closed its output is waited for');
+is(task_field($run_id, 'quiet', 'output'), "bye\n", 'output before closing kept');
 
 # 5 MB of output: the tail is kept, with a note on what was dropped
 is(task_field($run_id, 'big', 'state'), 'success', 'big output task succeeded');
