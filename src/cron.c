@@ -1,2 +1,934 @@
-/* stub: replaced by the real implementation */
+/*-------------------------------------------------------------------------
+ *
+ * cron.c
+ *	  Schedule parsing and next-fire computation.
+ *
+ * A schedule is parsed once into bit sets (one per cron field) and then
+ * evaluated as often as needed without allocating.  The next fire time is
+ * found on local wall-clock time in the schedule's zone by jumping field by
+ * field (to the next allowed month, day, hour, minute, second), never by
+ * scanning minute by minute, and the wall time found is then mapped back to
+ * an instant with PostgreSQL's own timezone library.  Across DST changes a
+ * wall time inside a gap fires once, at the jump; a wall time that happens
+ * twice fires once, at its first occurrence.  Plain intervals ("every 15
+ * minutes") tick at whole multiples of their period since the Unix epoch,
+ * whatever the zone.
+ *
+ * This file is pure logic: no SPI, no catalog access, no allocation after
+ * parsing, so it can be unit-tested and fuzzed through dagsched.next_fire().
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/cron.c
+ *
+ *-------------------------------------------------------------------------
+ */
 #include "postgres.h"
+
+#include "cron.h"
+#include "port/pg_bitutils.h"
+
+/*
+ * Longer schedules are rejected up front: nothing legitimate comes close,
+ * and it keeps parsing (which copies into a stack buffer) bounded.
+ */
+#define CRON_MAX_LENGTH 1000
+
+/*
+ * The Gregorian calendar, weekdays included, repeats every 400 years
+ * (146097 days is a multiple of 7), so a schedule that has not fired within
+ * 401 years of a start never will.
+ */
+#define CRON_SEARCH_YEARS 401
+
+/* Longest plain interval; longer periods are more likely typos. */
+#define CRON_MAX_INTERVAL_SECS	(366 * SECS_PER_DAY)
+
+/* Seconds from the Unix epoch (1970) to the PostgreSQL epoch (2000). */
+#define CRON_EPOCH_DIFF \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
+
+typedef enum CronFieldId
+{
+	CRON_SECOND,
+	CRON_MINUTE,
+	CRON_HOUR,
+	CRON_DOM,
+	CRON_MONTH,
+	CRON_DOW
+} CronFieldId;
+
+typedef struct CronFieldInfo
+{
+	const char *name;			/* as it appears in error messages */
+	int			min;
+	int			max;			/* largest value accepted (7 for weekdays) */
+	int			star_max;		/* largest value "*" stands for */
+	const char *const *names;	/* 3-letter names, indexed from min */
+	const char *detail;
+} CronFieldInfo;
+
+static const char *const cron_month_names[] = {
+	"jan", "feb", "mar", "apr", "may", "jun",
+	"jul", "aug", "sep", "oct", "nov", "dec", NULL
+};
+
+static const char *const cron_day_names[] = {
+	"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL
+};
+
+#define CRON_FIELD_SYNTAX \
+	" Each field is *, a value, a range a-b, a step */n, a-b/n or a/n, or a comma-separated list of these."
+
+static const CronFieldInfo cron_fields[] = {
+	{"second", 0, 59, 59, NULL,
+	"Seconds are 0-59." CRON_FIELD_SYNTAX},
+	{"minute", 0, 59, 59, NULL,
+	"Minutes are 0-59." CRON_FIELD_SYNTAX},
+	{"hour", 0, 23, 23, NULL,
+	"Hours are 0-23." CRON_FIELD_SYNTAX},
+	{"day-of-month", 1, 31, 31, NULL,
+	"Days of the month are 1-31, or L for the last day of the month." CRON_FIELD_SYNTAX},
+	{"month", 1, 12, 12, cron_month_names,
+	"Months are 1-12 or jan-dec." CRON_FIELD_SYNTAX},
+	{"day-of-week", 0, 7, 6, cron_day_names,
+	"Days of the week are 0-7 (0 and 7 are Sunday) or sun-sat." CRON_FIELD_SYNTAX},
+};
+
+static const char *const cron_general_detail =
+"A schedule is a cron expression of five fields (minute hour day-of-month month day-of-week), "
+"optionally preceded by a seconds field, a macro (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly), "
+"or an interval such as 'every 15 minutes' or '30 seconds'.";
+
+static const char *const cron_interval_detail =
+"An interval is \"every N unit\", \"every unit\" or \"N unit\", where N is a positive whole number, "
+"unit is second, minute, hour, day or week (singular or plural), and the period is at most 366 days.";
+
+typedef struct CronMacro
+{
+	const char *name;
+	const char *expansion;
+} CronMacro;
+
+static const CronMacro cron_macros[] = {
+	{"@yearly", "0 0 1 1 *"},
+	{"@annually", "0 0 1 1 *"},
+	{"@monthly", "0 0 1 * *"},
+	{"@weekly", "0 0 * * 0"},
+	{"@daily", "0 0 * * *"},
+	{"@midnight", "0 0 * * *"},
+	{"@hourly", "0 * * * *"},
+};
+
+typedef struct CronUnit
+{
+	const char *name;
+	int64		secs;
+} CronUnit;
+
+static const CronUnit cron_units[] = {
+	{"second", 1}, {"seconds", 1}, {"sec", 1}, {"secs", 1},
+	{"minute", 60}, {"minutes", 60}, {"min", 60}, {"mins", 60},
+	{"hour", 3600}, {"hours", 3600},
+	{"day", SECS_PER_DAY}, {"days", SECS_PER_DAY},
+	{"week", 7 * SECS_PER_DAY}, {"weeks", 7 * SECS_PER_DAY},
+};
+
+#define CRON_MAX_TOKENS 8
+
+/* ----------------------------------------------------------------
+ * Parsing
+ * ----------------------------------------------------------------
+ */
+
+static bool
+cron_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+		c == '\f' || c == '\v';
+}
+
+/* ASCII-only case-insensitive comparison, whatever the locale */
+static bool
+cron_word_eq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+	{
+		char		ca = (*a >= 'A' && *a <= 'Z') ? *a + ('a' - 'A') : *a;
+
+		if (ca != *b)
+			return false;
+	}
+	return *a == '\0' && *b == '\0';
+}
+
+/*
+ * Parse a whole non-negative number made of digits only (no sign, no
+ * spaces).  Values too large for any field come back as -2 so the caller
+ * reports them as out of range rather than wrapping.
+ */
+static int64
+cron_parse_number(const char *s, int len)
+{
+	int64		v = 0;
+	int			i;
+
+	if (len <= 0)
+		return -1;
+	for (i = 0; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (v > INT64CONST(100000000000))
+			return -2;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* A value of a field: a number or, for months and weekdays, a name. */
+static bool
+cron_parse_value(const CronFieldInfo *fi, const char *s, int len, int *value,
+				 bool *by_name)
+{
+	int64		v = cron_parse_number(s, len);
+
+	*by_name = false;
+	if (v == -1 && fi->names != NULL && len == 3)
+	{
+		char		word[4];
+		int			i;
+
+		memcpy(word, s, 3);
+		word[3] = '\0';
+		for (i = 0; fi->names[i] != NULL; i++)
+		{
+			if (cron_word_eq(word, fi->names[i]))
+			{
+				*value = fi->min + i;
+				*by_name = true;
+				return true;
+			}
+		}
+		return false;
+	}
+	if (v < fi->min || v > fi->max)
+		return false;
+	*value = (int) v;
+	return true;
+}
+
+/*
+ * Parse one comma-separated item of a field into "bits".  Returns false if
+ * the item is malformed; the caller names it in the error.
+ */
+static bool
+cron_parse_item(const CronFieldInfo *fi, CronFieldId id, const char *item,
+				uint64 *bits, bool *last_day)
+{
+	int			len = strlen(item);
+	const char *slash = memchr(item, '/', len);
+	int			base_len = slash ? slash - item : len;
+	const char *dash;
+	int			lo,
+				hi,
+				step = 1;
+	bool		lo_name,
+				hi_name;
+	int			v;
+
+	if (id == CRON_DOM && cron_word_eq(item, "l"))
+	{
+		*last_day = true;
+		return true;
+	}
+
+	if (slash)
+	{
+		int64		s = cron_parse_number(slash + 1, len - base_len - 1);
+
+		/* a step longer than the field can never repeat: reject it */
+		if (s < 1 || s > fi->star_max - fi->min + 1)
+			return false;
+		step = (int) s;
+	}
+
+	dash = memchr(item, '-', base_len);
+	if (base_len == 1 && item[0] == '*')
+	{
+		lo = fi->min;
+		hi = fi->star_max;
+	}
+	else if (dash)
+	{
+		if (!cron_parse_value(fi, item, dash - item, &lo, &lo_name) ||
+			!cron_parse_value(fi, dash + 1, base_len - (dash - item) - 1,
+							  &hi, &hi_name))
+			return false;
+		/* "fri-sun" means Friday to Sunday, as people read it */
+		if (id == CRON_DOW && hi_name && hi == 0 && lo > 0)
+			hi = 7;
+		if (lo > hi)
+			return false;
+	}
+	else
+	{
+		if (!cron_parse_value(fi, item, base_len, &lo, &lo_name))
+			return false;
+		/* "a/n" is "a-max/n", as in Vixie cron */
+		hi = slash ? Max(lo, fi->star_max) : lo;
+	}
+
+	for (v = lo; v <= hi; v += step)
+		*bits |= UINT64CONST(1) << (id == CRON_DOW ? v % 7 : v);
+	return true;
+}
+
+/*
+ * Parse one field (modified in place: commas are overwritten).  On error
+ * sets *bad to the offending item, or to the whole field if the item is
+ * empty.
+ */
+static bool
+cron_parse_field(CronFieldId id, char *field, uint64 *bits, bool *last_day,
+				 bool *restricted, const char **bad, char *whole, size_t wlen)
+{
+	const CronFieldInfo *fi = &cron_fields[id];
+	char	   *p = field;
+
+	/* kept for the error message: the items below are split in place */
+	strlcpy(whole, field, wlen);
+
+	/* Vixie cron: a field starting with "*" does not restrict the day */
+	*restricted = field[0] != '*';
+	*bits = 0;
+	for (;;)
+	{
+		char	   *comma = strchr(p, ',');
+
+		if (comma)
+			*comma = '\0';
+		if (*p == '\0')
+		{
+			*bad = whole;
+			return false;
+		}
+		if (!cron_parse_item(fi, id, p, bits, last_day))
+		{
+			*bad = p;
+			return false;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return true;
+}
+
+/* Parse an interval; tok[] are the whitespace-separated words. */
+static bool
+cron_parse_interval(const char *text, char **tok, int ntok,
+					CronSchedule *result, char *errbuf, size_t errlen,
+					const char **detail)
+{
+	int			i = 0;
+	int64		count = 1;
+	int64		unit = 0;
+	int			u;
+
+	*detail = cron_interval_detail;
+	if (cron_word_eq(tok[0], "every"))
+		i++;
+	if (ntok - i == 2)
+	{
+		count = cron_parse_number(tok[i], strlen(tok[i]));
+		if (count < 1)
+		{
+			snprintf(errbuf, errlen, "invalid interval count \"%s\" in \"%s\"",
+					 tok[i], text);
+			return false;
+		}
+		i++;
+	}
+	else if (ntok - i != 1 || i == 0)
+	{
+		snprintf(errbuf, errlen, "invalid interval \"%s\"", text);
+		return false;
+	}
+
+	for (u = 0; u < lengthof(cron_units); u++)
+	{
+		if (cron_word_eq(tok[i], cron_units[u].name))
+		{
+			unit = cron_units[u].secs;
+			break;
+		}
+	}
+	if (unit == 0)
+	{
+		snprintf(errbuf, errlen, "invalid interval unit \"%s\" in \"%s\"",
+				 tok[i], text);
+		return false;
+	}
+	/* count is at most ~1e11 here, so this cannot overflow */
+	if (count * unit > CRON_MAX_INTERVAL_SECS)
+	{
+		snprintf(errbuf, errlen, "interval too long in \"%s\"", text);
+		return false;
+	}
+
+	memset(result, 0, sizeof(*result));
+	result->is_interval = true;
+	result->interval_usecs = count * unit * USECS_PER_SEC;
+	return true;
+}
+
+/*
+ * The parser proper.  "detail" (may be NULL) receives a sentence explaining
+ * the syntax that was expected, for CronParseOrError's errdetail.
+ */
+static bool
+cron_parse(const char *text, CronSchedule *result, char *errbuf,
+		   size_t errlen, const char **detail)
+{
+	char		buf[CRON_MAX_LENGTH + 1];
+	char		whole[CRON_MAX_LENGTH + 1];
+	char	   *tok[CRON_MAX_TOKENS];
+	int			ntok = 0;
+	size_t		len;
+	char	   *p;
+	int			first;
+	int			f;
+	const char *dummy;
+	CronSchedule s;
+
+	if (detail == NULL)
+		detail = &dummy;
+	*detail = cron_general_detail;
+
+	if (text == NULL)
+	{
+		snprintf(errbuf, errlen, "schedule is null");
+		return false;
+	}
+	len = strnlen(text, CRON_MAX_LENGTH + 1);
+	if (len > CRON_MAX_LENGTH)
+	{
+		snprintf(errbuf, errlen, "schedule is too long (%zu bytes, at most %d)",
+				 strlen(text), CRON_MAX_LENGTH);
+		return false;
+	}
+	memcpy(buf, text, len + 1);
+
+	/* split into words; more than CRON_MAX_TOKENS is wrong whatever it is */
+	p = buf;
+	for (;;)
+	{
+		while (cron_is_space(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (ntok == CRON_MAX_TOKENS)
+		{
+			ntok++;
+			break;
+		}
+		tok[ntok++] = p;
+		while (*p && !cron_is_space(*p))
+			p++;
+		if (*p)
+			*p++ = '\0';
+	}
+
+	if (ntok == 0)
+	{
+		snprintf(errbuf, errlen, "empty schedule");
+		return false;
+	}
+
+	if (tok[0][0] == '@')
+	{
+		int			m;
+
+		for (m = 0; m < lengthof(cron_macros); m++)
+		{
+			if (cron_word_eq(tok[0], cron_macros[m].name))
+			{
+				if (ntok != 1)
+				{
+					snprintf(errbuf, errlen,
+							 "unexpected \"%s\" after macro \"%s\" in \"%s\"",
+							 ntok > CRON_MAX_TOKENS ? "..." : tok[1], tok[0],
+							 text);
+					return false;
+				}
+				return cron_parse(cron_macros[m].expansion, result, errbuf,
+								  errlen, NULL);
+			}
+		}
+		snprintf(errbuf, errlen, "unknown macro \"%s\" in \"%s\"", tok[0], text);
+		return false;
+	}
+
+	/* "every ..." or "<number> <word>" is an interval */
+	if (cron_word_eq(tok[0], "every") ||
+		(ntok == 2 && cron_parse_number(tok[0], strlen(tok[0])) >= 0 &&
+		 ((tok[1][0] | 0x20) >= 'a' && (tok[1][0] | 0x20) <= 'z')))
+		return cron_parse_interval(text, tok, ntok, result, errbuf, errlen,
+								   detail);
+
+	if (ntok != 5 && ntok != 6)
+	{
+		if (ntok > CRON_MAX_TOKENS)
+			snprintf(errbuf, errlen,
+					 "wrong number of fields (more than %d) in \"%s\"",
+					 CRON_MAX_TOKENS, text);
+		else
+			snprintf(errbuf, errlen,
+					 "wrong number of fields (%d) in \"%s\"", ntok, text);
+		return false;
+	}
+
+	memset(&s, 0, sizeof(s));
+	first = (ntok == 6) ? CRON_SECOND : CRON_MINUTE;
+	if (ntok == 5)
+		s.seconds = UINT64CONST(1);
+	for (f = first; f <= CRON_DOW; f++)
+	{
+		uint64		bits;
+		bool		restricted;
+		const char *bad;
+		bool		ok;
+
+		ok = cron_parse_field(f, tok[f - first], &bits, &s.last_day,
+							  &restricted, &bad, whole, sizeof(whole));
+		if (!ok)
+		{
+			snprintf(errbuf, errlen, "invalid %s \"%s\" in \"%s\"",
+					 cron_fields[f].name, bad, text);
+			*detail = cron_fields[f].detail;
+			return false;
+		}
+		switch (f)
+		{
+			case CRON_SECOND:
+				s.seconds = bits;
+				break;
+			case CRON_MINUTE:
+				s.minutes = bits;
+				break;
+			case CRON_HOUR:
+				s.hours = (uint32) bits;
+				break;
+			case CRON_DOM:
+				s.days = (uint32) bits;
+				s.dom_restricted = restricted;
+				break;
+			case CRON_MONTH:
+				s.months = (uint16) bits;
+				break;
+			case CRON_DOW:
+				s.weekdays = (uint8) bits;
+				s.dow_restricted = restricted;
+				break;
+		}
+	}
+	*result = s;
+	return true;
+}
+
+bool
+CronParse(const char *text, CronSchedule *result, char *errbuf, size_t errlen)
+{
+	return cron_parse(text, result, errbuf, errlen, NULL);
+}
+
+void
+CronParseOrError(const char *text, CronSchedule *result)
+{
+	/* room for the longest accepted schedule quoted in the message */
+	char		errbuf[CRON_MAX_LENGTH + 200];
+	const char *detail;
+
+	if (!cron_parse(text, result, errbuf, sizeof(errbuf), &detail))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", errbuf),
+				 errdetail("%s", detail)));
+}
+
+pg_tz *
+CronLookupTimezone(const char *name)
+{
+	pg_tz	   *tz = NULL;
+
+	if (name != NULL && name[0] != '\0' &&
+		strnlen(name, TZ_STRLEN_MAX + 1) <= TZ_STRLEN_MAX)
+		tz = pg_tzset(name);
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown timezone \"%s\"",
+						name == NULL ? "" :
+						strnlen(name, TZ_STRLEN_MAX + 1) > TZ_STRLEN_MAX ?
+						"(too long)" : name),
+				 errdetail("A timezone is an IANA zone name such as \"Europe/Warsaw\" or \"UTC\".")));
+	return tz;
+}
+
+/* ----------------------------------------------------------------
+ * Calendar arithmetic on wall-clock seconds
+ *
+ * A wall time is held as seconds since 1970-01-01 00:00:00 of the local
+ * calendar, as if the zone were UTC: plain integers, so stepping through
+ * the calendar needs no timezone lookups at all.
+ * ----------------------------------------------------------------
+ */
+
+static int64
+cron_floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
+static int64
+cron_days_from_civil(int64 y, int m, int d)
+{
+	int64		era;
+	int64		yoe,
+				doy,
+				doe;
+
+	y -= m <= 2;
+	era = cron_floor_div(y, 400);
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void
+cron_civil_from_days(int64 z, int64 *y, int *m, int *d)
+{
+	int64		era,
+				doe,
+				yoe,
+				doy,
+				mp;
+
+	z += 719468;
+	era = cron_floor_div(z, 146097);
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int) (doy - (153 * mp + 2) / 5 + 1);
+	*m = (int) (mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static bool
+cron_is_leap(int64 y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int
+cron_days_in_month(int64 y, int m)
+{
+	static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	return (m == 2 && cron_is_leap(y)) ? 29 : dim[m - 1];
+}
+
+/* Lowest set bit >= from and <= to, or -1. */
+static int
+cron_next_bit(uint64 bits, int from, int to)
+{
+	uint64		rest;
+
+	if (from > to)
+		return -1;
+	rest = bits >> from;
+	if (rest == 0)
+		return -1;
+	from += pg_rightmost_one_pos64(rest);
+	return from <= to ? from : -1;
+}
+
+static bool
+cron_day_matches(const CronSchedule *s, int64 y, int m, int d)
+{
+	int64		dn = cron_days_from_civil(y, m, d);
+
+	/* 1970-01-01 was a Thursday */
+	int			wday = (int) ((dn % 7 + 7 + 4) % 7);
+	bool		dom_ok = (s->days & (((uint32) 1) << d)) != 0 ||
+		(s->last_day && d == cron_days_in_month(y, m));
+	bool		dow_ok = (s->weekdays & (1 << wday)) != 0;
+
+	/* Vixie cron: when both are restricted either one will do */
+	if (s->dom_restricted && s->dow_restricted)
+		return dom_ok || dow_ok;
+	return dom_ok && dow_ok;
+}
+
+/*
+ * Can the day-of-month field ever match in the allowed months?  Only asked
+ * when the day-of-month alone decides (see cron_day_matches), to answer
+ * "0 0 30 2 *" at once instead of after a 400-year search.
+ */
+static bool
+cron_days_possible(const CronSchedule *s)
+{
+	int			m;
+
+	/* every weekday occurs in every month */
+	if (s->dom_restricted && s->dow_restricted)
+		return true;
+	if (s->last_day)
+		return s->months != 0;
+	for (m = 1; m <= 12; m++)
+	{
+		/* February counts its leap day */
+		int			dim = (m == 2) ? 29 : cron_days_in_month(2001, m);
+
+		if ((s->months & (1 << m)) &&
+			(s->days & ((((uint32) 2) << dim) - 2)) != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The first matching wall time >= "from", or false if none before the end
+ * of year "last_year".  Each step jumps to the next candidate for the first
+ * field that does not match, resetting the smaller fields.
+ */
+static bool
+cron_next_wall(const CronSchedule *s, int64 from, int64 last_year,
+			   int64 *result)
+{
+	int64		days = cron_floor_div(from, SECS_PER_DAY);
+	int			secs = (int) (from - days * SECS_PER_DAY);
+	int64		y;
+	int			mo,
+				d,
+				h = secs / 3600,
+				mi = (secs / 60) % 60,
+				sec = secs % 60;
+	int			n;
+
+	cron_civil_from_days(days, &y, &mo, &d);
+
+	for (;;)
+	{
+		if (y > last_year)
+			return false;
+
+		if (!(s->months & (1 << mo)))
+		{
+			n = cron_next_bit(s->months, mo + 1, 12);
+			if (n < 0)
+			{
+				y++;
+				n = cron_next_bit(s->months, 1, 12);
+			}
+			mo = n;
+			d = 1;
+			h = mi = sec = 0;
+			continue;
+		}
+		if (!cron_day_matches(s, y, mo, d))
+			goto next_day;
+
+		n = cron_next_bit(s->hours, h, 23);
+		if (n < 0)
+			goto next_day;
+		if (n != h)
+		{
+			h = n;
+			mi = sec = 0;
+		}
+		n = cron_next_bit(s->minutes, mi, 59);
+		if (n < 0)
+			goto next_hour;
+		if (n != mi)
+		{
+			mi = n;
+			sec = 0;
+		}
+		n = cron_next_bit(s->seconds, sec, 59);
+		if (n < 0)
+			goto next_minute;
+		sec = n;
+
+		*result = cron_days_from_civil(y, mo, d) * SECS_PER_DAY +
+			h * 3600 + mi * 60 + sec;
+		return true;
+
+next_minute:
+		sec = 0;
+		if (++mi < 60)
+			continue;
+next_hour:
+		mi = sec = 0;
+		if (++h < 24)
+			continue;
+next_day:
+		h = mi = sec = 0;
+		if (++d <= cron_days_in_month(y, mo))
+			continue;
+		d = 1;
+		if (++mo > 12)
+		{
+			mo = 1;
+			y++;
+		}
+	}
+}
+
+/* ----------------------------------------------------------------
+ * Wall time <-> instant
+ * ----------------------------------------------------------------
+ */
+
+/* UTC offset (seconds east) in force at Unix time t */
+static long
+cron_gmtoff(pg_time_t t, pg_tz *tz)
+{
+	struct pg_tm *tm;
+
+	if (tz == NULL)
+		return 0;
+	tm = pg_localtime(&t, tz);
+	return tm ? tm->tm_gmtoff : 0;
+}
+
+/*
+ * The first instant in (lo, hi] whose offset differs from lo's, assuming a
+ * single transition there; hi if there is none.
+ */
+static pg_time_t
+cron_find_transition(pg_time_t lo, pg_time_t hi, pg_tz *tz)
+{
+	long		off = cron_gmtoff(lo, tz);
+
+	while (hi - lo > 1)
+	{
+		pg_time_t	mid = lo + (hi - lo) / 2;
+
+		if (cron_gmtoff(mid, tz) == off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+/*
+ * The instant wall time w stands for: itself shifted by the offset in force
+ * then; its first occurrence if it happens twice; the transition instant if
+ * it falls in a gap.  Offsets a day either side bracket any real-world
+ * transition near w.
+ */
+static pg_time_t
+cron_wall_to_instant(int64 w, pg_tz *tz)
+{
+	long		before = cron_gmtoff(w - SECS_PER_DAY, tz);
+	long		after = cron_gmtoff(w + SECS_PER_DAY, tz);
+	pg_time_t	t1 = w - before;
+	pg_time_t	t2 = w - after;
+	bool		ok1 = cron_gmtoff(t1, tz) == before;
+	bool		ok2 = before != after && cron_gmtoff(t2, tz) == after;
+
+	if (ok1 && ok2)
+		return Min(t1, t2);
+	if (ok1)
+		return t1;
+	if (ok2)
+		return t2;
+	if (t1 == t2)
+		return t1;
+	/* a gap: every wall time in it stands for the jump itself */
+	return cron_find_transition(Min(t1, t2), Max(t1, t2), tz);
+}
+
+static bool
+cron_to_timestamptz(int64 unix_secs, TimestampTz *result)
+{
+	int64		pg_secs = unix_secs - CRON_EPOCH_DIFF;
+
+	if (pg_secs >= END_TIMESTAMP / USECS_PER_SEC ||
+		pg_secs < MIN_TIMESTAMP / USECS_PER_SEC)
+		return false;
+	*result = pg_secs * USECS_PER_SEC;
+	return true;
+}
+
+bool
+CronNextFire(const CronSchedule *sched, TimestampTz after, pg_tz *tz,
+			 TimestampTz *result)
+{
+	/* ticks are whole seconds; the first candidate strictly after "after" */
+	int64		start;
+	int64		lower;
+	int64		wall;
+	int64		last_year;
+	int64		y;
+	int			m,
+				d;
+	pg_time_t	t;
+
+	if (TIMESTAMP_NOT_FINITE(after))
+		return false;
+	start = cron_floor_div(after, USECS_PER_SEC) + 1 + CRON_EPOCH_DIFF;
+
+	if (sched->is_interval)
+	{
+		int64		period = sched->interval_usecs / USECS_PER_SEC;
+
+		if (period < 1)
+			return false;
+		return cron_to_timestamptz(-cron_floor_div(-start, period) * period,
+								   result);
+	}
+
+	if (!cron_days_possible(sched) || sched->months == 0 ||
+		sched->hours == 0 || sched->minutes == 0 || sched->seconds == 0)
+		return false;
+
+	/*
+	 * Start from the wall time just after the one of the second before
+	 * start, not at start's own wall time: if start is the instant of a
+	 * spring-forward jump, the skipped wall times fire at start.
+	 */
+	lower = (start - 1) + cron_gmtoff(start - 1, tz) + 1;
+	cron_civil_from_days(cron_floor_div(lower, SECS_PER_DAY), &y, &m, &d);
+	last_year = y + CRON_SEARCH_YEARS;
+
+	for (;;)
+	{
+		if (!cron_next_wall(sched, lower, last_year, &wall))
+			return false;
+		t = cron_wall_to_instant(wall, tz);
+		if (t >= start)
+			break;
+
+		/*
+		 * The wall time happens twice and its first occurrence is already
+		 * past: "after" lies in a repeated stretch.  Nothing else in that
+		 * stretch can fire either, so go on from its end, the wall time
+		 * the clock shows just before it is turned back.
+		 */
+		lower = cron_find_transition(t, t + SECS_PER_DAY, tz) +
+			cron_gmtoff(t, tz);
+		if (lower <= wall)
+			lower = wall + 1;
+	}
+	return cron_to_timestamptz(t, result);
+}
