@@ -5,24 +5,26 @@
  * tables; nothing here writes.
  */
 
-/* A duration as people read it: "1.2 s", "3 min 5 s", "2 h 7 min". */
+/* A duration as people read it: "46 ms", "1.2 s", "3 min 5 s", "2 h 7 min". */
 CREATE FUNCTION dagsched.format_duration(d interval)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE
-		WHEN abs(x.s) < 60 THEN round(x.s, 1)::text || ' s'
+		WHEN abs(x.ms) < 1000 THEN x.ms::text || ' ms'
+		WHEN abs(x.s) < 60 THEN x.s::text || ' s'
 		WHEN abs(x.s) < 3600 THEN
 			floor(x.s / 60)::text || ' min ' || floor(mod(x.s, 60))::text || ' s'
 		ELSE floor(x.s / 3600)::text || ' h '
 			|| floor(mod(x.s, 3600) / 60)::text || ' min'
 	END
-	FROM (SELECT round(extract(epoch FROM d), 1) AS s) x
+	FROM (SELECT round(extract(epoch FROM d) * 1000) AS ms,
+				 round(extract(epoch FROM d), 1) AS s) x
 $$;
 
 COMMENT ON FUNCTION dagsched.format_duration(interval) IS
-'a duration as text for labels: under a minute "1.2 s" (one decimal), under an hour "3 min 5 s", else "2 h 7 min"';
+'a duration as text for labels: under a second "46 ms", under a minute "1.2 s" (one decimal), under an hour "3 min 5 s", else "2 h 7 min"';
 
 /*
  * Text for a Mermaid label, section or title.  Every character Mermaid
@@ -304,7 +306,7 @@ COMMENT ON FUNCTION dagsched.gantt(bigint) IS
  * task_stats: how long does a task usually take, how often does it fail,
  * and was its last run markedly slower than usual?
  */
-CREATE VIEW dagsched.task_stats AS
+CREATE VIEW dagsched.task_stats WITH (security_invoker = true) AS
 WITH recent AS (
 	SELECT r.dag_name, a.task_name, a.state, a.finished_at,
 		   a.finished_at - a.started_at AS took,
@@ -352,7 +354,7 @@ COMMENT ON VIEW dagsched.task_stats IS
 /*
  * dag_stats: how is each DAG doing?
  */
-CREATE VIEW dagsched.dag_stats AS
+CREATE VIEW dagsched.dag_stats WITH (security_invoker = true) AS
 SELECT d.dag_name, d.schedule, d.paused, d.next_run_at,
 	   l.run_id AS last_run_id, l.state AS last_run_state,
 	   l.logical_time AS last_logical_time, l.finished_at AS last_finished_at,
@@ -394,7 +396,7 @@ COMMENT ON VIEW dagsched.dag_stats IS
 /*
  * running: what is running now, and is it taking longer than usual?
  */
-CREATE VIEW dagsched.running AS
+CREATE VIEW dagsched.running WITH (security_invoker = true) AS
 SELECT r.dag_name, t.run_id, t.task_name, t.attempts AS attempt, t.pid,
 	   t.started_at, now() - t.started_at AS running_for,
 	   s.p50 AS usual,
@@ -476,3 +478,11 @@ $$;
 
 COMMENT ON FUNCTION dagsched.failure_impact(bigint) IS
 'what a failure affected: each failed task of the run (cause = its error) and every task downstream of a failed one that did not run (upstream_failed, skipped or cancelled), with cause naming the failed task(s) it descends from; failed tasks first, then by distance from the failure. Example: SELECT * FROM dagsched.failure_impact(42);';
+
+/*
+ * Everything here reads the run tables as the caller (views are
+ * security_invoker, functions SECURITY INVOKER): row-level security shows
+ * each role the DAGs it owns and nothing else.
+ */
+GRANT SELECT ON dagsched.task_stats, dagsched.dag_stats, dagsched.running
+	TO PUBLIC;

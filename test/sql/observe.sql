@@ -34,7 +34,8 @@ SELECT dagsched.dot_quote(E'a"b\\c\nd') AS dot,
 	   dagsched.mermaid_text(E'a"b#c\nd') AS mermaid,
 	   dagsched.mermaid_text(E'a:b;c\r\nd', ' ') AS mermaid_line;
 SELECT d, dagsched.format_duration(d)
-  FROM (VALUES (interval '0'), (interval '1.24 s'), (interval '59.96 s'),
+  FROM (VALUES (interval '0'), (interval '0.0456 s'), (interval '0.9996 s'),
+			   (interval '1.24 s'), (interval '59.96 s'),
 			   (interval '65 s'), (interval '1 h 7 min 3 s'),
 			   (interval '1 day 2 h')) v(d);
 
@@ -199,7 +200,20 @@ SELECT dagsched.gantt(-211) LIKE E'%section steady\n    steady :active, %' AS ru
 SELECT dagsched.graph('o_stats', -211, 'mermaid');
 \pset tuples_only off
 \pset format aligned
+
+-- another role sees none of this (row-level security applies through the
+-- views and functions)
+CREATE ROLE regress_o_viewer;
+SET ROLE regress_o_viewer;
+SELECT (SELECT count(*) FROM dagsched.task_stats) AS task_stats,
+	   (SELECT count(*) FROM dagsched.dag_stats) AS dag_stats,
+	   (SELECT count(*) FROM dagsched.running) AS running;
+SAVEPOINT s;
+SELECT * FROM dagsched.failure_impact(-102);
+ROLLBACK TO SAVEPOINT s;
+SELECT dagsched.gantt(-101);
 ROLLBACK;
+SELECT current_user = session_user AS role_reset;
 
 --
 -- Clean up
