@@ -13,6 +13,7 @@ OBJS = \
 	src/worker.o \
 	src/shell.o \
 	src/dbtask.o \
+	src/remote.o \
 	src/api.o
 
 EXTENSION = dagsched
@@ -26,6 +27,10 @@ REGRESS_OPTS = --inputdir=test --outputdir=test \
 	--temp-instance=test/tmp_instance --temp-config=test/dagsched.conf \
 	--dbname=contrib_regression
 TAP_TESTS = 1
+
+# remote tasks (task.conninfo) use libpq
+PG_CPPFLAGS = -I$(shell $(PG_CONFIG) --includedir)
+SHLIB_LINK = -lpq
 
 # CI builds with warnings as errors
 ifneq ($(CI)$(WERROR),)

@@ -184,9 +184,9 @@ int64
 RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 		  Datum params, int *nqueued)
 {
-	Oid			argtypes[13];
-	Datum		values[13];
-	char		nulls[13];
+	Oid			argtypes[14];
+	Datum		values[14];
+	char		nulls[14];
 	char	   *owner;
 	int			max_active;
 	int			ntasks;
@@ -224,7 +224,7 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 
 	run_exec("SELECT task_name, kind, command, depends_on::pg_catalog.text, "
 			 "trigger_rule, retries, retry_delay, timeout, "
-			 "database::pg_catalog.text, priority, depends_on "
+			 "database::pg_catalog.text, priority, depends_on, conninfo "
 			 "FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 			 "ORDER BY task_name",
 			 1, argtypes, values, NULL);
@@ -358,7 +358,7 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 	values[0] = CStringGetTextDatum(dag_name);
 	run_exec("SELECT task_name, kind, command, depends_on::pg_catalog.text, "
 			 "trigger_rule, retries, retry_delay, timeout, "
-			 "database::pg_catalog.text, priority, depends_on "
+			 "database::pg_catalog.text, priority, depends_on, conninfo "
 			 "FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 			 "ORDER BY task_name",
 			 1, argtypes, values, NULL);
@@ -402,23 +402,26 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 												 -1, false, TYPALIGN_INT));
 	argtypes[12] = BOOLOID;
 	values[12] = BoolGetDatum(running);
+	argtypes[13] = TEXTARRAYOID;
+	values[13] = run_column_array(12, TEXTOID, ntasks);
 	memset(nulls, ' ', sizeof(nulls));
 
 	run_exec("INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
 			 " depends_on, trigger_rule, retries, retry_delay, timeout, "
-			 " database, priority, downstream, state, queued_at) "
+			 " database, priority, downstream, state, queued_at, conninfo) "
 			 "SELECT $1, x.n, x.k, x.c, x.d::pg_catalog.text[], x.r, x.re, "
 			 " x.rd, x.t, x.db::pg_catalog.name, x.p, x.dn::pg_catalog.text[], "
 			 " CASE WHEN $13 AND x.d OPERATOR(pg_catalog.=) '{}' "
 			 "      THEN 'queued' ELSE 'pending' END, "
 			 " CASE WHEN $13 AND x.d OPERATOR(pg_catalog.=) '{}' "
-			 "      THEN pg_catalog.clock_timestamp() END "
+			 "      THEN pg_catalog.clock_timestamp() END, x.ci "
 			 "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
 			 " pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 			 " pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
-			 " pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12)) "
-			 " AS x(n, k, c, d, r, re, rd, t, db, p, dn)",
-			 13, argtypes, values, nulls);
+			 " pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
+			 " pg_catalog.unnest($14)) "
+			 " AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci)",
+			 14, argtypes, values, nulls);
 
 	if (running)
 		*nqueued = roots;
@@ -463,7 +466,7 @@ RunClaimTask(ClaimedTask *task, MemoryContext cxt)
 				"   OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4, "
 				" t.database::pg_catalog.text, r.dag_name, "
 				" r.logical_time::pg_catalog.text, r.params::pg_catalog.text, "
-				" r.owner::pg_catalog.text",
+				" r.owner::pg_catalog.text, t.conninfo",
 				1, argtypes);
 	run_exec_plan(plan_claim, values, NULL);
 	if (SPI_processed == 0)
@@ -483,6 +486,7 @@ RunClaimTask(ClaimedTask *task, MemoryContext cxt)
 	task->logical_time = run_text(0, 9);
 	task->params = run_text(0, 10);
 	task->owner = run_text(0, 11);
+	task->conninfo = run_text(0, 12);
 	MemoryContextSwitchTo(oldcxt);
 	return true;
 }

@@ -34,6 +34,7 @@ typedef struct ClaimedTask
 	char	   *logical_time;
 	char	   *params;
 	char	   *owner;
+	char	   *conninfo;		/* NULL = this server */
 } ClaimedTask;
 
 extern int64 RunCreate(const char *dag_name, TimestampTz logical_time,

@@ -51,6 +51,7 @@
 
 #include "dagsched.h"
 #include "dbtask.h"
+#include "remote.h"
 #include "run.h"
 #include "shell.h"
 #include "shmem.h"
@@ -250,7 +251,7 @@ worker_step(void)
 						task.task_name, task.dag_name, (long long) task.run_id,
 						task.attempt)));
 
-	if (strcmp(task.kind, "shell") == 0 ||
+	if (strcmp(task.kind, "shell") == 0 || task.conninfo != NULL ||
 		(task.database != NULL &&
 		 strcmp(task.database, DagschedDatabaseName) != 0))
 		worker_run_outside(&task);
@@ -447,12 +448,16 @@ worker_run_outside(ClaimedTask *task)
 		(void) worker_owner_oid(task->owner);
 		if (shell)
 			ShellCheckPrivilege(task->owner);
+		else if (task->conninfo != NULL)
+			RemoteCheckAccess(task);
 		else
 			DbTaskCheckAccess(task);
 		CommitTransactionCommand();
 
 		if (shell)
 			success = ShellRunTask(task, &output, &error);
+		else if (task->conninfo != NULL)
+			success = RemoteRunTask(task, &output, &error);
 		else
 			success = DbTaskRun(task, &output, &error);
 

@@ -37,6 +37,7 @@ CREATE TABLE dagsched.task (
 	timeout			interval,
 	database		name,
 	priority		integer,
+	conninfo		text,
 	PRIMARY KEY (dag_name, task_name)
 );
 
@@ -87,6 +88,7 @@ CREATE TABLE dagsched.task_run (
 	retry_delay		interval NOT NULL,
 	timeout			interval,
 	database		name,
+	conninfo		text,
 	priority		integer NOT NULL,
 	downstream		text[] NOT NULL DEFAULT '{}',
 	up_success		integer NOT NULL DEFAULT 0,
