@@ -64,7 +64,10 @@ DROP TABLE v_tick;
 INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('v_manual', '', 'SELECT 1');
 INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('v_manual', repeat('t', 200), 'SELECT 1');
 INSERT INTO dagsched.task (dag_name, task_name, command, kind) VALUES ('v_manual', 'a', 'SELECT 1', 'python');
+-- (terse: the failing row's detail would list every column of the table)
+\set VERBOSITY terse
 INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('v_manual', 'a', NULL);
+\set VERBOSITY default
 INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('v_manual', 'a', '');
 INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('v_manual', 'a', E' \t\n ');
 INSERT INTO dagsched.task (dag_name, task_name, command, trigger_rule) VALUES ('v_manual', 'a', 'SELECT 1', 'any_success');
