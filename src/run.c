@@ -35,6 +35,7 @@
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "dag.h"
@@ -60,6 +61,7 @@ static SPIPlanPtr plan_propagate;
 static SPIPlanPtr plan_active;
 
 static int	run_propagate(int64 run_id, Datum downstream, const char *state);
+static int	run_fire_downstream_dags(int64 run_id, const char *dag_name);
 
 static SPIPlanPtr
 run_prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
@@ -346,7 +348,7 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 			 " CASE WHEN $5 OPERATOR(pg_catalog.=) 'running' "
 			 "      THEN pg_catalog.clock_timestamp() END) "
 			 "ON CONFLICT (dag_name, logical_time) "
-			 "  WHERE trigger OPERATOR(pg_catalog.<>) 'manual' DO NOTHING "
+			 "  WHERE trigger IN ('schedule', 'catchup', 'backfill') DO NOTHING "
 			 "RETURNING run_id",
 			 6, argtypes, values, NULL);
 	if (SPI_processed == 0)
@@ -753,8 +755,90 @@ RunFinishIfDone(int64 run_id, int *nqueued)
 		return false;
 	dag_name = run_text(0, 1);
 	run_notify(run_id, dag_name, NULL, run_text(0, 2));
+	if (strcmp(run_text(0, 2), "success") == 0)
+		*nqueued += run_fire_downstream_dags(run_id, dag_name);
 	*nqueued = RunPromoteQueued(dag_name);
 	return true;
+}
+
+/*
+ * A run of dag_name succeeded: start a run of every DAG that lists it in
+ * upstream_dags, standing for the same logical time, with the upstream run
+ * in its params.  A DAG whose run cannot be created (no tasks) is logged and
+ * skipped; a subtransaction keeps it from undoing the others.  Returns how
+ * many tasks became queued.
+ */
+static int
+run_fire_downstream_dags(int64 run_id, const char *dag_name)
+{
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+	uint64		n;
+	uint64		i;
+	char	  **names;
+	Datum	   *params;
+	TimestampTz logical_time = 0;
+	int			nqueued = 0;
+	MemoryContext oldcxt;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	values[0] = CStringGetTextDatum(dag_name);
+	values[1] = Int64GetDatum(run_id);
+	run_exec("SELECT d.dag_name, r.logical_time, "
+			 " pg_catalog.jsonb_build_object('upstream_run_id', r.run_id, "
+			 "  'upstream_dag', r.dag_name, "
+			 "  'upstream_logical_time', r.logical_time) "
+			 "FROM dagsched.dag d, dagsched.dag_run r "
+			 "WHERE d.upstream_dags OPERATOR(pg_catalog.@>) ARRAY[$1] "
+			 " AND NOT d.paused AND r.run_id OPERATOR(pg_catalog.=) $2 "
+			 "ORDER BY d.dag_name",
+			 2, argtypes, values, NULL);
+	n = SPI_processed;
+	if (n == 0)
+		return 0;
+	names = palloc(sizeof(char *) * n);
+	params = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		names[i] = run_text(i, 1);
+		logical_time = DatumGetTimestampTz(run_datum(i, 2, &isnull));
+		params[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(run_datum(i, 3, &isnull)));
+	}
+
+	oldcxt = CurrentMemoryContext;
+	for (i = 0; i < n; i++)
+	{
+		BeginInternalSubTransaction(NULL);
+		PG_TRY();
+		{
+			int			q;
+
+			RunCreate(names[i], logical_time, "upstream", params[i], &q);
+			nqueued += q;
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+			ereport(LOG,
+					(errmsg("dagsched: could not start DAG \"%s\" after run %lld of DAG \"%s\": %s",
+							names[i], (long long) run_id, dag_name,
+							edata->message)));
+		}
+		PG_END_TRY();
+	}
+	return nqueued;
 }
 
 /*

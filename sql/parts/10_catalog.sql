@@ -17,8 +17,12 @@ CREATE TABLE dagsched.dag (
 	max_active_runs integer NOT NULL DEFAULT 1,
 	owner			name NOT NULL DEFAULT CURRENT_USER,
 	next_run_at		timestamptz,
-	description		text
+	description		text,
+	upstream_dags	text[] NOT NULL DEFAULT '{}'
 );
+
+-- "which DAGs run after this one?"
+CREATE INDEX dag_upstream_dags_idx ON dagsched.dag USING gin (upstream_dags);
 
 -- the scheduler asks "which DAG is due next?"
 CREATE INDEX dag_next_run_at_idx ON dagsched.dag (next_run_at)
@@ -53,7 +57,8 @@ CREATE TABLE dagsched.dag_run (
 		REFERENCES dagsched.dag (dag_name) ON DELETE CASCADE ON UPDATE CASCADE,
 	logical_time	timestamptz NOT NULL,
 	trigger			text NOT NULL DEFAULT 'manual'
-		CHECK (trigger IN ('schedule', 'manual', 'catchup', 'backfill')),
+		CHECK (trigger IN ('schedule', 'manual', 'catchup', 'backfill',
+						   'upstream')),
 	params			jsonb NOT NULL DEFAULT '{}',
 	state			text NOT NULL DEFAULT 'queued'
 		CHECK (state IN ('queued', 'running', 'success', 'failed', 'cancelled')),
@@ -65,7 +70,7 @@ CREATE TABLE dagsched.dag_run (
 
 -- a schedule tick produces at most one run, ever
 CREATE UNIQUE INDEX dag_run_tick_key ON dagsched.dag_run (dag_name, logical_time)
-	WHERE trigger <> 'manual';
+	WHERE trigger IN ('schedule', 'catchup', 'backfill');
 CREATE INDEX dag_run_dag_time_idx ON dagsched.dag_run (dag_name, logical_time);
 CREATE INDEX dag_run_active_idx ON dagsched.dag_run (dag_name, run_id)
 	WHERE state IN ('queued', 'running');

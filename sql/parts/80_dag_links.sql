@@ -1,0 +1,66 @@
+/*
+ * DAG-to-DAG: a DAG listing others in upstream_dags runs after each
+ * successful run of any of them.  The links must name DAGs the user can see
+ * and must not form a cycle; checked at commit, so DAGs can be inserted in
+ * any order.
+ */
+CREATE FUNCTION dagsched.dag_links_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	missing		text;
+	cycle		text;
+BEGIN
+	-- the row may have changed or gone since the statement that queued us
+	SELECT d.upstream_dags INTO NEW.upstream_dags
+	  FROM dagsched.dag d WHERE d.dag_name = NEW.dag_name;
+	IF NOT FOUND OR cardinality(NEW.upstream_dags) = 0 THEN
+		RETURN NULL;
+	END IF;
+
+	SELECT u INTO missing
+	  FROM unnest(NEW.upstream_dags) AS u
+	 WHERE NOT EXISTS (SELECT 1 FROM dagsched.dag d WHERE d.dag_name = u)
+	 LIMIT 1;
+	IF missing IS NOT NULL THEN
+		RAISE EXCEPTION 'DAG "%" runs after unknown DAG "%"', NEW.dag_name, missing
+			USING ERRCODE = 'foreign_key_violation',
+				  DETAIL = 'upstream_dags must name existing DAGs that you can see.';
+	END IF;
+
+	IF NEW.dag_name = ANY (NEW.upstream_dags) THEN
+		RAISE EXCEPTION 'DAG "%" runs after itself', NEW.dag_name
+			USING ERRCODE = 'invalid_object_definition',
+				  DETAIL = format('Cycle: %s -> %s', NEW.dag_name, NEW.dag_name);
+	END IF;
+
+	-- walk upstream links; coming back to this DAG is a cycle
+	WITH RECURSIVE walk(name, path) AS (
+		SELECT u, ARRAY[NEW.dag_name, u]
+		  FROM unnest(NEW.upstream_dags) AS u
+		UNION ALL
+		SELECT x, w.path || x
+		  FROM walk w
+		  JOIN dagsched.dag d ON d.dag_name = w.name
+		 CROSS JOIN unnest(d.upstream_dags) AS x
+		 WHERE w.name <> NEW.dag_name
+		   AND NOT x = ANY (w.path[2:])
+	)
+	SELECT array_to_string(ARRAY(SELECT p FROM unnest(w.path) WITH ORDINALITY AS t(p, i)
+								 ORDER BY i DESC), ' -> ')
+	  INTO cycle
+	  FROM walk w WHERE w.name = NEW.dag_name LIMIT 1;
+	IF cycle IS NOT NULL THEN
+		RAISE EXCEPTION 'DAGs form a cycle through upstream_dags of DAG "%"', NEW.dag_name
+			USING ERRCODE = 'invalid_object_definition',
+				  DETAIL = format('Cycle: %s', cycle);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER dag_links_check
+	AFTER INSERT OR UPDATE OF upstream_dags ON dagsched.dag
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION dagsched.dag_links_check();
