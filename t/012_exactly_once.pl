@@ -16,7 +16,11 @@ $node->append_conf('postgresql.conf',
 	  . "dagsched.database_name = 'postgres'\n"
 	  . "max_worker_processes = 32\n"
 	  . "dagsched.max_workers = 8\n"
-	  . "restart_after_crash = on\n");
+	  . "restart_after_crash = on\n"
+	  # the WAL writer writes out asynchronous commits only every 10 s, so
+	  # that the second scenario below reliably hits a claim still in the
+	  # WAL buffers when the server crashes
+	  . "wal_writer_delay = '10s'\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION dagsched');
 
@@ -24,6 +28,7 @@ sub sql { return $node->safe_psql('postgres', $_[0]); }
 
 sql(q{
 	CREATE TABLE t (id serial, run_id bigint);
+	CREATE TABLE flush_marker (x int);
 	BEGIN;
 	INSERT INTO dagsched.dag (dag_name) VALUES ('once');
 	INSERT INTO dagsched.task (dag_name, task_name, command, retries, retry_delay)
@@ -50,6 +55,12 @@ my $pid = sql(
 ok($pid =~ /^\d+$/ && $pid > 0, "task pid $pid known");
 is(sql("SELECT count(*) FROM t"), '0',
 	'the first attempt\'s insert is not visible before it commits');
+
+# The worker commits its claim with synchronous_commit = off.  Make sure the
+# claim is on disk before the kill, so that this scenario tests the recovery
+# of an interrupted attempt (the lost-claim case is tested further down): a
+# synchronous commit that wrote WAL flushes all WAL written before it.
+sql('INSERT INTO flush_marker VALUES (1)');
 
 # SIGKILL the worker: the postmaster restarts all processes
 ok(kill('KILL', $pid), "sent SIGKILL to worker $pid");
@@ -108,6 +119,72 @@ ok( $node->poll_query_until(
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'dagsched scheduler'"
 	),
 	'scheduler running again after the restart');
+
+
+###########################################################################
+# The same crash, this time before the claim of the attempt reached disk.
+#
+# DESIGN.md: task_run.attempts counts the attempts started, and a crash
+# loses nothing.  The attempt that was running when the server crashed must
+# be recorded as failed ('server restarted') and count against retries
+# (retries = 0 here: the task fails, the run fails).  Otherwise a task that
+# brings the server down right after it starts runs again and again,
+# whatever its retries say.
+###########################################################################
+{
+	sql(q{
+		BEGIN;
+		INSERT INTO dagsched.dag (dag_name) VALUES ('crashy');
+		INSERT INTO dagsched.task (dag_name, task_name, command, retries, retry_delay)
+		VALUES ('crashy', 'quick', 'SELECT pg_sleep(60)', 0, '1 second');
+		COMMIT;
+	});
+	my $run = sql("SELECT dagsched.trigger('crashy')");
+	ok( $node->poll_query_until(
+			'postgres', qq{
+			SELECT count(*) = 1
+			FROM dagsched.task_run r JOIN pg_stat_activity a ON a.pid = r.pid
+			WHERE r.run_id = $run AND r.state = 'running'
+			  AND a.wait_event = 'PgSleep'}),
+		'crashy: attempt 1 is running');
+	my $pid = sql("SELECT pid FROM dagsched.task_run WHERE run_id = $run");
+	ok(kill('KILL', $pid), "crashy: sent SIGKILL to worker $pid at once");
+	ok($node->poll_query_until('postgres', 'SELECT 1', '1'),
+		'crashy: server accepts connections again');
+
+	# with retries = 0 the interrupted attempt ends the task: failed
+	my $ended = 0;
+	for (my $i = 0; $i < 150; $i++)
+	{
+		$ended = 1
+		  if sql("SELECT state FROM dagsched.dag_run WHERE run_id = $run") ne
+		  'running';
+		last if $ended;
+		select(undef, undef, undef, 0.1);
+	}
+	ok($ended, 'crashy: the run ends within 15 s of the restart');
+	is( sql(
+			"SELECT state || '/' || attempts FROM dagsched.task_run WHERE run_id = $run"
+		),
+		'failed/1',
+		'crashy: the interrupted attempt counts: task failed after 1 attempt');
+	like(
+		sql(
+			"SELECT coalesce(string_agg(attempt || ':' || state || ':' || error, ','), '') FROM dagsched.task_attempt WHERE run_id = $run"
+		),
+		qr/^1:failed:.*(server restarted|terminated)/,
+		'crashy: attempt history records the interrupted attempt');
+	is(sql("SELECT state FROM dagsched.dag_run WHERE run_id = $run"),
+		'failed', 'crashy: run failed');
+
+	# clean up whatever is still running
+	$node->psql('postgres', "SELECT dagsched.cancel($run)");
+	ok( $node->poll_query_until(
+			'postgres',
+			"SELECT count(*) = 0 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"
+		),
+		'crashy: nothing left sleeping');
+}
 
 $node->stop;
 done_testing();
