@@ -535,6 +535,34 @@ ok( $node->poll_query_until(
 	           WHERE r1.run_id = $run1 AND r2.run_id = $run2}),
 		't',
 		'max_active_runs: the second run started after the first ended');
+
+	# a cancelled run frees its slot too: the queued run starts
+	sql(q{
+		BEGIN;
+		INSERT INTO dagsched.dag (dag_name, max_active_runs) VALUES ('single_cancel', 1);
+		INSERT INTO dagsched.task (dag_name, task_name, command)
+		VALUES ('single_cancel', 'work', 'SELECT pg_sleep(30)');
+		COMMIT;
+	});
+	$run1 = trigger('single_cancel');
+	$run2 = trigger('single_cancel');
+	ok( poll_within(
+			"SELECT state = 'running' FROM dagsched.task_run WHERE run_id = $run1",
+			30),
+		'max_active_runs/cancel: first run\'s task running');
+	is(sql("SELECT state FROM dagsched.dag_run WHERE run_id = $run2"),
+		'queued', 'max_active_runs/cancel: second run queued');
+	sql("SELECT dagsched.cancel($run1)");
+	is(wait_run($run1, '10 s'), 'cancelled',
+		'max_active_runs/cancel: first run cancelled');
+	ok( poll_within(
+			"SELECT state = 'running' FROM dagsched.task_run WHERE run_id = $run2",
+			10),
+		'max_active_runs/cancel: the queued run starts once the first is cancelled'
+	);
+	sql("SELECT dagsched.cancel($run2)");
+	is(wait_run($run2, '10 s'), 'cancelled',
+		'max_active_runs/cancel: second run cancelled');
 }
 
 # nothing left running anywhere
