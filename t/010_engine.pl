@@ -563,6 +563,49 @@ ok( $node->poll_query_until(
 	sql("SELECT dagsched.cancel($run2)");
 	is(wait_run($run2, '10 s'), 'cancelled',
 		'max_active_runs/cancel: second run cancelled');
+
+	# a run resumed by retry() is in flight again: it respects the limit
+	sql(q{
+		CREATE TABLE mr (flag int, secs int);
+		INSERT INTO mr VALUES (0, 30);
+		BEGIN;
+		INSERT INTO dagsched.dag (dag_name, max_active_runs) VALUES ('single_retry', 1);
+		INSERT INTO dagsched.task (dag_name, task_name, command)
+		VALUES ('single_retry', 'work',
+		        'SELECT 1/(SELECT flag FROM mr); SELECT pg_sleep((SELECT secs FROM mr))');
+		COMMIT;
+	});
+	$run1 = trigger('single_retry');
+	is(wait_run($run1), 'failed', 'max_active_runs/retry: first run fails');
+	sql('UPDATE mr SET flag = 1');
+	$run2 = trigger('single_retry');
+	ok( poll_within(
+			"SELECT state = 'running' FROM dagsched.task_run WHERE run_id = $run2",
+			30),
+		'max_active_runs/retry: second run\'s task running');
+	is(sql("SELECT dagsched.retry($run1)"), '1',
+		'max_active_runs/retry: retry() resets the failed task');
+	is( sql(
+			"SELECT count(*) FROM dagsched.dag_run WHERE dag_name = 'single_retry' AND state = 'running'"
+		),
+		'1',
+		'max_active_runs/retry: still one run in flight (the resumed run waits queued)'
+	);
+	is(sql("SELECT state FROM dagsched.dag_run WHERE run_id = $run1"),
+		'queued', 'max_active_runs/retry: the resumed run is queued');
+	sql("SELECT dagsched.cancel($run1)");
+	sql("SELECT dagsched.cancel($run2)");
+	is( sql(
+			"SELECT string_agg(state, ',' ORDER BY run_id) FROM dagsched.dag_run WHERE run_id IN ($run1, $run2)"
+		),
+		'cancelled,cancelled',
+		'max_active_runs/retry: both runs cancelled');
+	ok( poll_within(
+			q{SELECT count(*) = 0 FROM pg_stat_activity
+			  WHERE state = 'active' AND query LIKE '%pg_sleep((SELECT secs%'
+			    AND pid <> pg_backend_pid()},
+			5),
+		'max_active_runs/retry: nothing left sleeping');
 }
 
 # nothing left running anywhere
