@@ -375,7 +375,7 @@ dagsched_backfill(PG_FUNCTION_ARGS)
 	int			nqueued = 0;
 	Datum		params;
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT schedule, timezone FROM dagsched.dag "

@@ -209,14 +209,11 @@ worker_step(void)
 			DagschedWorkerSetTask(task.run_id, task.task_name);
 
 		/*
-		 * A lost claim only means the task is queued again after a crash, and
-		 * the task's own commit flushes the claim anyway; so the claim need
-		 * not wait for its WAL flush.  Ending a run must be durable.
+		 * The claim commits durably before the task starts: after a crash,
+		 * the interrupted attempt must be found "running" and counted.
+		 * started_at is set before this commit, so the hop measured from the
+		 * upstream task's finish includes one commit, not two.
 		 */
-		if (!run_finished)
-			set_config_option("synchronous_commit", "off", PGC_USERSET,
-							  PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
-
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
