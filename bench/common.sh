@@ -21,7 +21,8 @@
 #   bench_pgbench ARGS...      pgbench against the cluster
 #   pgbench_field OUT NAME     'latency average' / 'tps' from pgbench output
 #   median / p99               of numbers on stdin, one per line
-#   bench_machine              print machine, PostgreSQL version and date
+#   bench_machine              print machine, PostgreSQL version, date, load
+#   bench_load                 the 1/5/15-minute load averages
 #
 # Copyright (c) 2026, dagsched developers
 #
@@ -66,6 +67,7 @@ bench_machine() {
 	echo "date:       $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "machine:    $(uname -srm), nproc=$(nproc), CPU: ${cpu:-unknown}"
 	echo "PostgreSQL: $("$PGBIN/postgres" --version)"
+	echo "load:       $(bench_load) (other work on the machine skews every figure)"
 	if [[ -n "$BENCH_DATA" && -f "$BENCH_DATA/postmaster.pid" ]]; then
 		echo "server:     $(bench_sql 'SHOW server_version')," \
 			"dagsched $(bench_sql "SELECT extversion FROM pg_extension WHERE extname = 'dagsched'")"
@@ -169,6 +171,9 @@ p99() {
 		if (NR == 0) { print "nan"; exit }
 		r = int(0.99 * NR); if (r < 0.99 * NR) r++; if (r < 1) r = 1; print v[r] }'
 }
+
+# 1, 5 and 15 minute load averages
+bench_load() { awk '{ print $1 ", " $2 ", " $3 }' /proc/loadavg 2>/dev/null || echo unknown; }
 
 # ratio a/b with 2 decimals
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "nan"; else printf "%.2f", a / b }'; }

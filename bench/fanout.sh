@@ -23,7 +23,11 @@
 #   If pg_cron cannot complete in a mode, what happened is printed and the
 #   script goes on.
 #
-# Environment: N (2000), RUNS (3), PGBENCH_RUNS (3), PGBENCH_T (10 s),
+# dagsched runs alternate with the pgbench runs, and RUNS_AFTER (2) more
+# dagsched runs follow the pg_cron measurements, so that the median is not
+# taken under different load from the baselines'.
+#
+# Environment: N (2000), RUNS (3), RUNS_AFTER (2), PGBENCH_RUNS (3), PGBENCH_T (10 s),
 # CRON_DEADLINE (180 s after the minute boundary), SKIP_PGCRON=1,
 # plus those of bench/common.sh.
 #
@@ -91,29 +95,29 @@ fan_run() {
 		HAVING count(*) = $N" | tr '|' ' '
 }
 
-section "dagsched: $N independent tasks"
-read -r rid r s p < <(fan_run) || true
-[[ -n "${r:-}" ]] || { echo "error: warm-up run failed" >&2; exit 1; }
-printf 'warm-up  run %-4s  %9.1f tasks/s  span %8.1f ms  worker pids %s  (not counted)\n' "$rid" "$r" "$s" "$p"
-rates=()
-for ((i = 1; i <= RUNS; i++)); do
-	r=
-	read -r rid r s p < <(fan_run) || true
-	[[ -n "$r" ]] || { echo "error: run failed" >&2; exit 1; }
-	printf 'rep %-3s  run %-4s  %9.1f tasks/s  span %8.1f ms  worker pids %s\n' "$i" "$rid" "$r" "$s" "$p"
-	rates+=("$r")
-done
-ds_rate=$(printf '%s\n' "${rates[@]}" | median)
-
-# ---------------------------------------------------------------- pgbench
-section "baseline: pgbench -n -N -c 8 -j 2 -T $PGBENCH_T"
+# dagsched runs and pgbench runs alternate, so both see the same load
+section "dagsched: $N independent tasks, alternating with pgbench -n -N -c 8 -j 2 -T $PGBENCH_T"
 bench_pgbench -i -s 1 -q >/dev/null 2>&1
-tpss=()
-for ((i = 1; i <= PGBENCH_RUNS; i++)); do
+rates=() tpss=()
+ds_once() {
+	local label=$1 rid r= s p
+	read -r rid r s p < <(fan_run) || true
+	[[ -n "$r" ]] || { echo "error: dagsched run failed" >&2; exit 1; }
+	printf '%-8s dagsched run %-4s  %9.1f tasks/s  span %8.1f ms  worker pids %s%s\n' \
+		"$label" "$rid" "$r" "$s" "$p" "$([[ $label == warm-up ]] && echo '  (not counted)')"
+	[[ $label == warm-up ]] || rates+=("$r")
+}
+pgb_once() {
+	local out t
 	out=$(bench_pgbench -n -N -c 8 -j 2 -T "$PGBENCH_T" 2>&1)
 	t=$(pgbench_field "$out" tps)
-	printf 'rep %-3s  tps %10.1f  latency average %7.3f ms\n' "$i" "$t" "$(pgbench_field "$out" latency)"
+	printf '%-8s pgbench           %9.1f tps      latency average %.3f ms\n' "$1" "$t" "$(pgbench_field "$out" latency)"
 	tpss+=("$t")
+}
+ds_once warm-up
+for ((i = 1; i <= RUNS || i <= PGBENCH_RUNS; i++)); do
+	((i <= RUNS)) && ds_once "rep $i"
+	((i <= PGBENCH_RUNS)) && pgb_once "rep $i"
 done
 pgb_tps=$(printf '%s\n' "${tpss[@]}" | median)
 
@@ -211,6 +215,14 @@ else
 	section "pg_cron baseline skipped (pg_cron.so not installed or SKIP_PGCRON set)"
 fi
 
+if [[ -n $have_cron && ${RUNS_AFTER:-2} -gt 0 ]]; then
+	section "dagsched again, after pg_cron (same cluster, pg_cron jobs unscheduled)"
+	for ((i = 1; i <= ${RUNS_AFTER:-2}; i++)); do
+		ds_once "after $i"
+	done
+fi
+ds_rate=$(printf '%s\n' "${rates[@]}" | median)
+
 # ---------------------------------------------------------------- result
 vs_cron() {
 	if [[ -z "$1" ]]; then
@@ -222,11 +234,12 @@ vs_cron() {
 	fi
 }
 r=$(ratio "$ds_rate" "$pgb_tps")
-section "result (medians over $RUNS dagsched runs, $PGBENCH_RUNS pgbench runs)"
+section "result (medians over ${#rates[@]} dagsched runs, $PGBENCH_RUNS pgbench runs)"
 printf 'dagsched                   %10.1f tasks/s\n' "$ds_rate"
 printf 'pgbench -N -c 8 -j 2       %10.1f tps\n' "$pgb_tps"
 printf 'pg_cron default mode       %10s jobs/s\n' "${cron_default:-n/a}"
 printf 'pg_cron background workers %10s jobs/s\n' "${cron_bgw:-n/a}"
+printf 'load average at the end     %s\n' "$(bench_load)"
 printf 'dagsched / pgbench tps     = %s   (target >= 0.5: %s)\n' "$r" \
 	"$(awk -v r="$r" 'BEGIN { print (r != "nan" && r >= 0.5) ? "MET" : "NOT MET" }')"
 printf 'dagsched / pg_cron default = %s\n' "$(vs_cron "$cron_default")"

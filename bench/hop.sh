@@ -8,7 +8,8 @@
 # spends between one task's end and the next one's start (commit of the
 # finished task + queueing + wake-up + claim).  Prints median and p99 hop
 # and the whole chain time (max finished_at - min started_at) per run, and
-# medians over RUNS runs (after one warm-up run that is not counted).
+# medians over RUNS runs (after one warm-up run that is not counted).  Chain
+# runs alternate with the pgbench runs, so both see the same machine load.
 #
 # Baseline, same cluster, same run: `pgbench -n -N -c 1 -T T` average
 # latency (one small write transaction + commit), median of PGBENCH_RUNS.
@@ -73,28 +74,29 @@ chain_run() {
 		"$(wc -l <"$BENCH_DIR/hops.$run_id")"
 }
 
-section "dagsched chain runs"
-read -r rid m p c h < <(chain_run warmup)
-printf 'warm-up  run %-4s  median hop %8.3f ms  p99 hop %8.3f ms  chain %8.1f ms  (%s hops; not counted)\n' \
-	"$rid" "$m" "$p" "$c" "$h"
-meds=() p99s=() chains=()
-for ((i = 1; i <= RUNS; i++)); do
-	read -r rid m p c h < <(chain_run "run$i" count)
-	[[ -n "$m" ]] || exit 1
-	printf 'rep %-3s  run %-4s  median hop %8.3f ms  p99 hop %8.3f ms  chain %8.1f ms  (%s hops)\n' \
-		"$i" "$rid" "$m" "$p" "$c" "$h"
-	meds+=("$m") p99s+=("$p") chains+=("$c")
-done
-
-section "baseline: pgbench -n -N -c 1 -T $PGBENCH_T"
+# chain runs and pgbench runs alternate, so both see the same load
+section "dagsched chain runs, alternating with pgbench -n -N -c 1 -T $PGBENCH_T"
 bench_pgbench -i -s 1 -q >/dev/null 2>&1
-lats=()
-for ((i = 1; i <= PGBENCH_RUNS; i++)); do
-	out=$(bench_pgbench -n -N -c 1 -T "$PGBENCH_T" 2>&1)
-	l=$(pgbench_field "$out" latency)
-	t=$(pgbench_field "$out" tps)
-	printf 'rep %-3s  latency average %7.3f ms  tps %10.1f\n' "$i" "$l" "$t"
-	lats+=("$l")
+read -r rid m p c h < <(chain_run warmup) || true
+[[ -n "${m:-}" ]] || exit 1
+printf 'warm-up  chain run %-4s  median hop %7.3f ms  p99 hop %7.3f ms  chain %7.1f ms  (%s hops; not counted)\n' \
+	"$rid" "$m" "$p" "$c" "$h"
+meds=() p99s=() chains=() lats=()
+for ((i = 1; i <= RUNS || i <= PGBENCH_RUNS; i++)); do
+	if ((i <= RUNS)); then
+		m=
+		read -r rid m p c h < <(chain_run "run$i" count) || true
+		[[ -n "$m" ]] || exit 1
+		printf 'rep %-3s  chain run %-4s  median hop %7.3f ms  p99 hop %7.3f ms  chain %7.1f ms  (%s hops)\n' \
+			"$i" "$rid" "$m" "$p" "$c" "$h"
+		meds+=("$m") p99s+=("$p") chains+=("$c")
+	fi
+	if ((i <= PGBENCH_RUNS)); then
+		out=$(bench_pgbench -n -N -c 1 -T "$PGBENCH_T" 2>&1)
+		l=$(pgbench_field "$out" latency)
+		printf 'rep %-3s  pgbench             latency average %7.3f ms  tps %.1f\n' "$i" "$l" "$(pgbench_field "$out" tps)"
+		lats+=("$l")
+	fi
 done
 
 med_hop=$(printf '%s\n' "${meds[@]}" | median)
@@ -111,5 +113,6 @@ printf 'median hop                 %8.3f ms   (pooled over all %d hops: %.3f ms)
 printf 'p99 hop                    %8.3f ms   (pooled: %.3f ms)\n' "$p99_hop" "$pooled_p99"
 printf 'whole chain (%d tasks)    %8.1f ms\n' "$N" "$chain"
 printf 'pgbench -N -c 1 latency    %8.3f ms\n' "$lat"
+printf 'load average at the end     %s\n' "$(bench_load)"
 printf 'ratio median hop / pgbench latency = %s   (target <= 1.5: %s)\n' "$r" \
 	"$(awk -v r="$r" 'BEGIN { print (r != "nan" && r <= 1.5) ? "MET" : "NOT MET" }')"

@@ -138,6 +138,7 @@ printf '  of which scheduler lag      p50 %8.3f ms  p99 %8.3f ms   (dag_run.crea
 printf '  of which worker pickup      p50 %8.3f ms  p99 %8.3f ms   (task started_at - created_at)\n' \
 	"$(col 3 | median)" "$(col 3 | p99)"
 printf 'pgbench -S -c 1 latency       %8.3f ms   (context; lag p50 / that = %s)\n' "$lat" "$(ratio "$p50" "$lat")"
+printf 'load average at the end       %s\n' "$(bench_load)"
 cont="OK"
 if ((dups > 0 || gaps > 0 || other > 0 || ones != steps)); then cont="BROKEN"; fi
 printf 'logical_time continuity       %s: %d steps from %s to %s UTC, %d of exactly 1 s, %d duplicates, %d gaps, %d other\n' \
