@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "cron.h"
+#include "mb/pg_wchar.h"
 #include "port/pg_bitutils.h"
 
 /*
@@ -374,7 +375,7 @@ cron_parse_interval(const char *text, char **tok, int ntok,
 	/* count is at most ~1e11 here, so this cannot overflow */
 	if (count * unit > CRON_MAX_INTERVAL_SECS)
 	{
-		snprintf(errbuf, errlen, "interval too long in \"%s\"", text);
+		snprintf(errbuf, errlen, "interval is too long in \"%s\"", text);
 		return false;
 	}
 
@@ -562,18 +563,22 @@ pg_tz *
 CronLookupTimezone(const char *name)
 {
 	pg_tz	   *tz = NULL;
+	size_t		len = name ? strlen(name) : 0;
 
-	if (name != NULL && name[0] != '\0' &&
-		strnlen(name, TZ_STRLEN_MAX + 1) <= TZ_STRLEN_MAX)
+	if (len > 0 && len <= TZ_STRLEN_MAX)
 		tz = pg_tzset(name);
 	if (tz == NULL)
+	{
+		/* quote an overlong name only in part, cut at a character boundary */
+		int			shown = len > TZ_STRLEN_MAX ?
+			pg_mbcliplen(name, (int) Min(len, TZ_STRLEN_MAX + 1), 64) : (int) len;
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown timezone \"%s\"",
-						name == NULL ? "" :
-						strnlen(name, TZ_STRLEN_MAX + 1) > TZ_STRLEN_MAX ?
-						"(too long)" : name),
+				 errmsg("unknown timezone \"%.*s%s\"", shown,
+						name ? name : "", len > TZ_STRLEN_MAX ? "..." : ""),
 				 errdetail("A timezone is an IANA zone name such as \"Europe/Warsaw\" or \"UTC\".")));
+	}
 	return tz;
 }
 
