@@ -305,6 +305,7 @@ dagsched_cancel(PG_FUNCTION_ARGS)
 {
 	int64		run_id = PG_GETARG_INT64(0);
 	int			nrunning;
+	int			nqueued;
 	Oid			save_userid;
 	int			save_sec;
 
@@ -312,9 +313,10 @@ dagsched_cancel(PG_FUNCTION_ARGS)
 	api_check_visible("run", RUN_VISIBLE_SQL, INT8OID, Int64GetDatum(run_id),
 					  psprintf(INT64_FORMAT, run_id));
 	api_become_superuser(&save_userid, &save_sec);
-	nrunning = RunCancel(run_id);
+	nrunning = RunCancel(run_id, &nqueued);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
+	api_at_commit_wake_workers(nqueued);
 
 	/* the run ends now for wait(); running tasks are interrupted at commit */
 	api_at_commit_cancel(run_id);

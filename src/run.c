@@ -948,13 +948,16 @@ RunRecoverOrphans(bool server_restarted)
  * Returns the number of tasks still running.
  */
 int
-RunCancel(int64 run_id)
+RunCancel(int64 run_id, int *nqueued)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
 	char	   *state;
+	char	   *dag_name;
 	bool		isnull;
+	int			nrunning;
 
+	*nqueued = 0;
 	values[0] = Int64GetDatum(run_id);
 	run_exec("SELECT state FROM dagsched.dag_run "
 			 "WHERE run_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
@@ -976,7 +979,8 @@ RunCancel(int64 run_id)
 			 " finished_at = pg_catalog.clock_timestamp() "
 			 "WHERE run_id OPERATOR(pg_catalog.=) $1 RETURNING dag_name",
 			 1, argtypes, values, NULL);
-	run_notify(run_id, run_text(0, 1), NULL, "cancelled");
+	dag_name = run_text(0, 1);
+	run_notify(run_id, dag_name, NULL, "cancelled");
 	run_exec("UPDATE dagsched.task_run SET state = 'cancelled', "
 			 " finished_at = pg_catalog.clock_timestamp(), "
 			 " next_attempt_at = NULL "
@@ -988,7 +992,11 @@ RunCancel(int64 run_id)
 			 "WHERE run_id OPERATOR(pg_catalog.=) $1 "
 			 " AND state OPERATOR(pg_catalog.=) 'running'",
 			 1, argtypes, values, NULL);
-	return DatumGetInt32(run_datum(0, 1, &isnull));
+	nrunning = DatumGetInt32(run_datum(0, 1, &isnull));
+
+	/* a slot of max_active_runs is free now */
+	*nqueued = RunPromoteQueued(dag_name);
+	return nrunning;
 }
 
 /*
@@ -1025,6 +1033,31 @@ RunRetry(int64 run_id, int *nqueued)
 				 errmsg("run %lld is still %s", (long long) run_id, state),
 				 errdetail("Only a run that has ended can be resumed."),
 				 errhint("Wait for it with dagsched.wait(), or stop it with dagsched.cancel().")));
+
+	/* the resumed run counts against max_active_runs like any other */
+	run_exec("SELECT d.max_active_runs, (SELECT pg_catalog.count(*)::pg_catalog.int4 "
+			 "  FROM dagsched.dag_run a WHERE a.dag_name OPERATOR(pg_catalog.=) d.dag_name "
+			 "  AND a.state OPERATOR(pg_catalog.=) 'running'), d.dag_name "
+			 "FROM dagsched.dag d, dagsched.dag_run r "
+			 "WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+			 " AND d.dag_name OPERATOR(pg_catalog.=) r.dag_name "
+			 "FOR NO KEY UPDATE OF d",
+			 1, argtypes, values, NULL);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		int			max_active = DatumGetInt32(run_datum(0, 1, &isnull));
+		int			active = DatumGetInt32(run_datum(0, 2, &isnull));
+
+		if (active >= max_active)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("DAG \"%s\" already has %d of its max_active_runs runs in flight",
+							run_text(0, 3), active),
+					 errdetail("Resuming run %lld would exceed max_active_runs = %d.",
+							   (long long) run_id, max_active),
+					 errhint("Wait for a run to end, or raise max_active_runs.")));
+	}
 
 	run_exec("WITH RECURSIVE r(task_name) AS ("
 			 " SELECT task_name FROM dagsched.task_run "

@@ -48,7 +48,7 @@ extern bool RunFinishIfDone(int64 run_id, int *nqueued);
 extern int	RunPromoteQueued(const char *dag_name);
 extern int	RunQueueDueRetries(void);
 extern int	RunRecoverOrphans(bool server_restarted);
-extern int	RunCancel(int64 run_id);
+extern int	RunCancel(int64 run_id, int *nqueued);
 extern int	RunRetry(int64 run_id, int *nqueued);
 extern int	RunFinishStranded(int *nfinished);
 extern int	RunCountQueued(void);
