@@ -80,7 +80,8 @@ static const char *const cron_day_names[] = {
 };
 
 #define CRON_FIELD_SYNTAX \
-	" Each field is *, a value, a range a-b, a step */n, a-b/n or a/n, or a comma-separated list of these."
+	" Each field is *, a value, a range a-b, a step */n, a-b/n or a/n," \
+	" or a comma-separated list of these."
 
 static const CronFieldInfo cron_fields[] = {
 	{"second", 0, 59, 59, NULL,
@@ -98,13 +99,17 @@ static const CronFieldInfo cron_fields[] = {
 };
 
 static const char *const cron_general_detail =
-"A schedule is a cron expression of five fields (minute hour day-of-month month day-of-week), "
-"optionally preceded by a seconds field, a macro (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly), "
+"A schedule is a cron expression of five fields "
+"(minute hour day-of-month month day-of-week), "
+"optionally preceded by a seconds field, "
+"a macro (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly), "
 "or an interval such as 'every 15 minutes' or '30 seconds'.";
 
 static const char *const cron_interval_detail =
-"An interval is \"every N unit\", \"every unit\" or \"N unit\", where N is a positive whole number, "
-"unit is second, minute, hour, day or week (singular or plural), and the period is at most 366 days.";
+"An interval is \"every N unit\", \"every unit\" or \"N unit\", "
+"where N is a positive whole number, "
+"unit is second, minute, hour, day or week (singular or plural), "
+"and the period is at most 366 days.";
 
 typedef struct CronMacro
 {
