@@ -64,6 +64,17 @@ static Oid	WorkerSessionUser = InvalidOid;
 /* a run whose last task this worker may have ended; checked after commit */
 static int64 pending_finish_run = 0;
 
+/*
+ * The task claimed in the transaction that recorded the previous task's
+ * success: one commit both ends a task and starts the next.  Task strings
+ * live in one of two contexts, alternating, so that the claimed task
+ * survives the reset of the previous one's.
+ */
+static ClaimedTask next_task;
+static bool have_next = false;
+static MemoryContext TaskContext[2];
+static int	cur_task_cxt = 0;
+
 /* a task ran since the session was last reset */
 static bool session_dirty = false;
 
@@ -112,6 +123,12 @@ DagschedWorkerMain(Datum main_arg)
 	WorkerContext = AllocSetContextCreate(TopMemoryContext,
 										  "dagsched worker",
 										  ALLOCSET_DEFAULT_SIZES);
+	TaskContext[0] = AllocSetContextCreate(TopMemoryContext,
+										   "dagsched task",
+										   ALLOCSET_SMALL_SIZES);
+	TaskContext[1] = AllocSetContextCreate(TopMemoryContext,
+										   "dagsched task",
+										   ALLOCSET_SMALL_SIZES);
 	last_busy = GetCurrentTimestamp();
 
 	for (;;)
@@ -181,12 +198,24 @@ worker_reset_session(void)
 static bool
 worker_step(void)
 {
-	ClaimedTask task;
+	ClaimedTask task = {0};
 	bool		claimed = false;
 	bool		run_finished = false;
 	int			nqueued = 0;
 
 	MemoryContextReset(WorkerContext);
+	if (have_next)
+	{
+		/* claimed already; its strings are in the other context */
+		task = next_task;
+		have_next = false;
+		cur_task_cxt = 1 - cur_task_cxt;
+	}
+	else
+	{
+		cur_task_cxt = 1 - cur_task_cxt;
+		MemoryContextReset(TaskContext[cur_task_cxt]);
+	}
 
 	PG_TRY();
 	{
@@ -204,7 +233,10 @@ worker_step(void)
 			pending_finish_run = 0;
 		}
 
-		claimed = RunClaimTask(&task, WorkerContext);
+		if (task.run_id != 0)
+			claimed = true;
+		else
+			claimed = RunClaimTask(&task, TaskContext[cur_task_cxt]);
 		if (claimed)
 			DagschedWorkerSetTask(task.run_id, task.task_name);
 
@@ -385,6 +417,12 @@ worker_run_sql(ClaimedTask *task)
 
 		nqueued = RunTaskSucceeded(task, output);
 
+		/* take the next task in the same commit */
+		MemoryContextReset(TaskContext[1 - cur_task_cxt]);
+		have_next = RunClaimTask(&next_task, TaskContext[1 - cur_task_cxt]);
+		if (have_next)
+			DagschedWorkerSetTask(next_task.run_id, next_task.task_name);
+
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -401,6 +439,12 @@ worker_run_sql(ClaimedTask *task)
 		QueryCancelPending = false;
 		AbortCurrentTransaction();
 		SetSessionAuthorization(WorkerSessionUser, true);
+		if (have_next)
+		{
+			/* the claim rolled back with the rest */
+			have_next = false;
+			DagschedWorkerSetTask(task->run_id, task->task_name);
+		}
 		error = worker_error_text(edata, task);
 	}
 	PG_END_TRY();
