@@ -317,7 +317,6 @@ RemoteRunTask(const ClaimedTask *task, char **output, char **error)
 			for (;;)
 			{
 				int			flush;
-				int			rc;
 				int			events = WL_SOCKET_READABLE;
 				TimestampTz wait_until = deadline;
 				PGresult   *res;
@@ -401,8 +400,7 @@ RemoteRunTask(const ClaimedTask *task, char **output, char **error)
 					wait_until = grace;
 				}
 
-				rc = remote_wait(conn, events, wait_until);
-				(void) rc;
+				(void) remote_wait(conn, events, wait_until);
 				if (!timed_out && deadline != 0 &&
 					GetCurrentTimestamp() >= deadline)
 				{

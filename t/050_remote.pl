@@ -151,6 +151,11 @@ ok( poll_within(
 			    AND application_name = 'dagsched task r_cancel.t'},
 			30),
 		'cancel: remote query running, named after the task');
+	is( sql(
+			q{SELECT string_agg(query, ',') FROM pg_stat_activity
+			  WHERE backend_type = 'dagsched worker' AND state = 'active'}),
+		'SELECT pg_sleep(60)',
+		'cancel: the local worker shows the command, not the conninfo');
 	sql("SELECT dagsched.cancel($run)");
 	ok( poll_within(
 			$sched,
