@@ -60,7 +60,10 @@ _PG_init(void)
 							   "Database that holds the dagsched catalog.",
 							   "The scheduler and the task workers connect to it.",
 							   &DagschedDatabaseName, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* a postmaster setting may only be defined while preloading */
+							   process_shared_preload_libraries_in_progress ?
+							   PGC_POSTMASTER : PGC_SIGHUP,
+							   0, NULL, NULL, NULL);
 	DefineCustomIntVariable("dagsched.max_workers",
 							"Maximum number of task worker processes.",
 							"Also bounded by max_worker_processes.",

@@ -62,6 +62,7 @@ static SPIPlanPtr plan_active;
 
 static int	run_propagate(int64 run_id, Datum downstream, const char *state);
 static int	run_fire_downstream_dags(int64 run_id, const char *dag_name);
+static int	run_evaluate_pending(int64 run_id);
 
 static SPIPlanPtr
 run_prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
@@ -850,13 +851,16 @@ RunPromoteQueued(const char *dag_name)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
-	bool		isnull;
+	uint64		n;
+	uint64		i;
+	Datum	   *ids;
+	int			nqueued = 0;
 
 	values[0] = CStringGetTextDatum(dag_name);
 	run_exec("WITH d AS (SELECT max_active_runs FROM dagsched.dag "
-			 "  WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE), "
-			 "p AS (UPDATE dagsched.dag_run SET state = 'running', "
-			 "  started_at = pg_catalog.clock_timestamp() "
+			 "  WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE) "
+			 "UPDATE dagsched.dag_run SET state = 'running', "
+			 "  started_at = COALESCE(started_at, pg_catalog.clock_timestamp()) "
 			 " WHERE run_id OPERATOR(pg_catalog.=) ANY (ARRAY("
 			 "  SELECT run_id FROM dagsched.dag_run "
 			 "  WHERE dag_name OPERATOR(pg_catalog.=) $1 "
@@ -866,17 +870,81 @@ RunPromoteQueued(const char *dag_name)
 			 "    OPERATOR(pg_catalog.-) (SELECT pg_catalog.count(*) "
 			 "     FROM dagsched.dag_run WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 			 "     AND state OPERATOR(pg_catalog.=) 'running')) FROM d))) "
-			 " RETURNING run_id, pg_catalog.pg_notify('dagsched', "
-			 "  pg_catalog.json_build_object('run_id', run_id, 'dag_name', dag_name, "
-			 "   'state', 'running')::pg_catalog.text)), "
-			 "q AS (UPDATE dagsched.task_run SET state = 'queued', "
-			 "  queued_at = pg_catalog.clock_timestamp() "
-			 " WHERE run_id OPERATOR(pg_catalog.=) ANY (SELECT run_id FROM p) "
-			 "  AND state OPERATOR(pg_catalog.=) 'pending' "
-			 "  AND depends_on OPERATOR(pg_catalog.=) '{}' RETURNING 1) "
-			 "SELECT pg_catalog.count(*)::pg_catalog.int4 FROM q",
+			 " RETURNING run_id",
 			 1, argtypes, values, NULL);
-	return DatumGetInt32(run_datum(0, 1, &isnull));
+	n = SPI_processed;
+	ids = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = run_datum(i, 1, &isnull);
+	}
+	for (i = 0; i < n; i++)
+	{
+		run_notify(DatumGetInt64(ids[i]), dag_name, NULL, "running");
+		nqueued += run_evaluate_pending(DatumGetInt64(ids[i]));
+	}
+	return nqueued;
+}
+
+/*
+ * Decide every pending task of a run that just started (or was resumed)
+ * against its tallies: queue what may run, resolve what never can and
+ * propagate that.  Returns how many tasks became queued.
+ */
+static int
+run_evaluate_pending(int64 run_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	uint64		n;
+	uint64		i;
+	SPITupleTable *tuptable;
+	List	   *resolved = NIL;
+	ListCell   *lc;
+	int			nqueued = 0;
+
+#define PENDING_STATE \
+	"dagsched.rule_state(t.trigger_rule, pg_catalog.cardinality(t.depends_on), " \
+	"t.up_success, t.up_failed, t.up_skipped)"
+
+	values[0] = Int64GetDatum(run_id);
+	run_exec("UPDATE dagsched.task_run t SET "
+			 " state = " PENDING_STATE ", "
+			 " queued_at = CASE WHEN " PENDING_STATE " OPERATOR(pg_catalog.=) 'queued' "
+			 "  THEN pg_catalog.clock_timestamp() END, "
+			 " finished_at = CASE WHEN " PENDING_STATE " OPERATOR(pg_catalog.=) "
+			 "  ANY ('{upstream_failed,skipped}'::pg_catalog.text[]) "
+			 "  THEN pg_catalog.clock_timestamp() END "
+			 "WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+			 " AND t.state OPERATOR(pg_catalog.=) 'pending' "
+			 " AND " PENDING_STATE " OPERATOR(pg_catalog.<>) 'pending' "
+			 "RETURNING t.state, t.downstream",
+			 1, argtypes, values, NULL);
+	n = SPI_processed;
+	tuptable = SPI_tuptable;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		char	   *st = SPI_getvalue(tuptable->vals[i], tuptable->tupdesc, 1);
+		Datum		down = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
+										 2, &isnull);
+
+		if (strcmp(st, "queued") == 0)
+			nqueued++;
+		else
+			resolved = lappend(resolved,
+							   list_make2(DatumGetArrayTypePCopy(down), st));
+	}
+	foreach(lc, resolved)
+	{
+		List	   *item = lfirst(lc);
+
+		nqueued += run_propagate(run_id, PointerGetDatum(linitial(item)),
+								 (char *) lsecond(item));
+	}
+	return nqueued;
 }
 
 /* Queue the tasks whose retry delay has passed; returns how many. */
@@ -1011,11 +1079,7 @@ RunRetry(int64 run_id, int *nqueued)
 	Datum		values[1];
 	char	   *state;
 	int			nreset;
-	uint64		n;
-	uint64		i;
-	SPITupleTable *tuptable;
-	List	   *resolved = NIL;
-	ListCell   *lc;
+	bool		may_run = true;
 
 	*nqueued = 0;
 	values[0] = Int64GetDatum(run_id);
@@ -1035,9 +1099,10 @@ RunRetry(int64 run_id, int *nqueued)
 				 errhint("Wait for it with dagsched.wait(), or stop it with dagsched.cancel().")));
 
 	/* the resumed run counts against max_active_runs like any other */
-	run_exec("SELECT d.max_active_runs, (SELECT pg_catalog.count(*)::pg_catalog.int4 "
+	run_exec("SELECT d.max_active_runs OPERATOR(pg_catalog.>) "
+			 " (SELECT pg_catalog.count(*)::pg_catalog.int4 "
 			 "  FROM dagsched.dag_run a WHERE a.dag_name OPERATOR(pg_catalog.=) d.dag_name "
-			 "  AND a.state OPERATOR(pg_catalog.=) 'running'), d.dag_name "
+			 "  AND a.state OPERATOR(pg_catalog.=) 'running') "
 			 "FROM dagsched.dag d, dagsched.dag_run r "
 			 "WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
 			 " AND d.dag_name OPERATOR(pg_catalog.=) r.dag_name "
@@ -1046,17 +1111,8 @@ RunRetry(int64 run_id, int *nqueued)
 	if (SPI_processed > 0)
 	{
 		bool		isnull;
-		int			max_active = DatumGetInt32(run_datum(0, 1, &isnull));
-		int			active = DatumGetInt32(run_datum(0, 2, &isnull));
 
-		if (active >= max_active)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("DAG \"%s\" already has %d of its max_active_runs runs in flight",
-							run_text(0, 3), active),
-					 errdetail("Resuming run %lld would exceed max_active_runs = %d.",
-							   (long long) run_id, max_active),
-					 errhint("Wait for a run to end, or raise max_active_runs.")));
+		may_run = DatumGetBool(run_datum(0, 1, &isnull));
 	}
 
 	run_exec("WITH RECURSIVE r(task_name) AS ("
@@ -1099,41 +1155,16 @@ RunRetry(int64 run_id, int *nqueued)
 			 " AND t.task_name OPERATOR(pg_catalog.=) s.task_name",
 			 1, argtypes, values, NULL);
 
-	run_exec("UPDATE dagsched.dag_run SET state = 'running', finished_at = NULL "
-			 "WHERE run_id OPERATOR(pg_catalog.=) $1",
-			 1, argtypes, values, NULL);
-
-	/* evaluate each pending task once against its fresh tallies */
-	run_exec("UPDATE dagsched.task_run t SET "
-			 " state = dagsched.rule_state(t.trigger_rule, "
-			 "  pg_catalog.cardinality(t.depends_on), t.up_success, "
-			 "  t.up_failed, t.up_skipped), "
-			 " queued_at = pg_catalog.clock_timestamp() "
-			 "WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
-			 " AND t.state OPERATOR(pg_catalog.=) 'pending' "
-			 "RETURNING t.state, t.downstream",
-			 1, argtypes, values, NULL);
-	n = SPI_processed;
-	tuptable = SPI_tuptable;
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-		char	   *st = SPI_getvalue(tuptable->vals[i], tuptable->tupdesc, 1);
-
-		if (strcmp(st, "queued") == 0)
-			(*nqueued)++;
-		else if (strcmp(st, "pending") != 0)
-			resolved = lappend(resolved,
-							   list_make2(DatumGetArrayTypePCopy(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &isnull)),
-										  st));
-	}
-	foreach(lc, resolved)
-	{
-		List	   *item = lfirst(lc);
-
-		*nqueued += run_propagate(run_id, PointerGetDatum(linitial(item)),
-								  (char *) lsecond(item));
-	}
+	/* it waits its turn behind max_active_runs, like a new run */
+	values[0] = Int64GetDatum(run_id);
+	run_exec("UPDATE dagsched.dag_run SET finished_at = NULL, "
+			 " state = CASE WHEN $2 THEN 'running' ELSE 'queued' END "
+			 "WHERE run_id OPERATOR(pg_catalog.=) $1 RETURNING dag_name, state",
+			 2, (Oid[]) {INT8OID, BOOLOID},
+			 (Datum[]) {Int64GetDatum(run_id), BoolGetDatum(may_run)}, NULL);
+	run_notify(run_id, run_text(0, 1), NULL, run_text(0, 2));
+	if (may_run)
+		*nqueued = run_evaluate_pending(run_id);
 	return nreset;
 }
 
