@@ -28,6 +28,17 @@ REGRESS_OPTS = --inputdir=test --outputdir=test \
 	--dbname=contrib_regression
 TAP_TESTS = 1
 
+# isolation tests (test/specs/iso_*.spec -> test/expected/iso_*.out), run by
+# `make installcheck` after pg_regress, on their own throwaway instance with a
+# live scheduler.  The scheduler watches dagsched.database_name
+# (contrib_regression in test/dagsched.conf), so the isolation database must
+# have that name: PGXS appends --dbname=$(ISOLATION_TESTDB), hence the override.
+ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/iso_*.spec)))
+ISOLATION_OPTS = --inputdir=test --outputdir=test/isolation_output \
+	--temp-instance=test/tmp_isolation --temp-config=test/dagsched.conf \
+	--load-extension=dagsched
+override ISOLATION_TESTDB = contrib_regression
+
 # remote tasks (task.conninfo) use libpq
 PG_CPPFLAGS = -I$(shell $(PG_CONFIG) --includedir)
 SHLIB_LINK = -lpq
