@@ -32,7 +32,7 @@ main() {
 		fi
 	done
 	printf '\n################ summary ################\n'
-	grep -m3 -hE '^(date|machine|PostgreSQL):' "$tmp"/*.out | sort -u -t: -k1,1 | sort -r
+	grep -m4 -E '^(date|machine|PostgreSQL|load):' "$tmp/hop.out" || true
 	for b in hop fanout schedule_lag; do
 		echo "--- $b ---"
 		sed -n '/^==== result/,$p' "$tmp/$b.out" | sed 1d
