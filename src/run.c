@@ -63,6 +63,7 @@ static SPIPlanPtr plan_active;
 static int	run_propagate(int64 run_id, Datum downstream, const char *state);
 static int	run_fire_downstream_dags(int64 run_id, const char *dag_name);
 static int	run_evaluate_pending(int64 run_id);
+static void run_auto_pause(int64 run_id, const char *dag_name);
 
 static SPIPlanPtr
 run_prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
@@ -758,8 +759,42 @@ RunFinishIfDone(int64 run_id, int *nqueued)
 	run_notify(run_id, dag_name, NULL, run_text(0, 2));
 	if (strcmp(run_text(0, 2), "success") == 0)
 		*nqueued += run_fire_downstream_dags(run_id, dag_name);
+	else if (strcmp(run_text(0, 2), "failed") == 0)
+		run_auto_pause(run_id, dag_name);
 	*nqueued = RunPromoteQueued(dag_name);
 	return true;
+}
+
+/*
+ * A run failed: pause its DAG when its last max_consecutive_failures ended
+ * runs all failed, and say why in paused_reason, where the user looks.
+ */
+static void
+run_auto_pause(int64 run_id, const char *dag_name)
+{
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(dag_name);
+	values[1] = Int64GetDatum(run_id);
+	run_exec("UPDATE dagsched.dag d SET paused = true, "
+			 " paused_reason = pg_catalog.format("
+			 "  'paused by dagsched: %s consecutive runs failed (the last: run %s at %s)', "
+			 "  d.max_consecutive_failures, $2, pg_catalog.now()) "
+			 "WHERE d.dag_name OPERATOR(pg_catalog.=) $1 "
+			 " AND d.max_consecutive_failures IS NOT NULL AND NOT d.paused "
+			 " AND d.max_consecutive_failures OPERATOR(pg_catalog.=) "
+			 "  (SELECT pg_catalog.count(*) FILTER (WHERE x.state OPERATOR(pg_catalog.=) 'failed') "
+			 "   FROM (SELECT r.state FROM dagsched.dag_run r "
+			 "         WHERE r.dag_name OPERATOR(pg_catalog.=) $1 "
+			 "          AND r.state OPERATOR(pg_catalog.=) ANY ('{success,failed}'::pg_catalog.text[]) "
+			 "         ORDER BY r.finished_at DESC, r.run_id DESC "
+			 "         LIMIT d.max_consecutive_failures) x) "
+			 "RETURNING d.paused_reason",
+			 2, argtypes, values, NULL);
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("dagsched: DAG \"%s\" %s", dag_name, run_text(0, 1))));
 }
 
 /*

@@ -18,7 +18,10 @@ CREATE TABLE dagsched.dag (
 	owner			name NOT NULL DEFAULT CURRENT_USER,
 	next_run_at		timestamptz,
 	description		text,
-	upstream_dags	text[] NOT NULL DEFAULT '{}'
+	upstream_dags	text[] NOT NULL DEFAULT '{}',
+	max_consecutive_failures integer
+		CHECK (max_consecutive_failures IS NULL OR max_consecutive_failures >= 1),
+	paused_reason	text
 );
 
 -- "which DAGs run after this one?"

@@ -64,3 +64,23 @@ CREATE CONSTRAINT TRIGGER dag_links_check
 	AFTER INSERT OR UPDATE OF upstream_dags ON dagsched.dag
 	DEFERRABLE INITIALLY DEFERRED
 	FOR EACH ROW EXECUTE FUNCTION dagsched.dag_links_check();
+
+/*
+ * Auto-pause: the reason dagsched paused a DAG stays until someone unpauses
+ * it.
+ */
+CREATE FUNCTION dagsched.dag_clear_paused_reason() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT NEW.paused THEN
+		NEW.paused_reason := NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER dag_clear_paused_reason
+	BEFORE UPDATE OF paused ON dagsched.dag
+	FOR EACH ROW EXECUTE FUNCTION dagsched.dag_clear_paused_reason();
