@@ -96,7 +96,7 @@ sub pick { return $_[ int(rand(@_)) ]; }
 sub mutate
 {
 	my ($s) = @_;
-	my $ops = 1 + int(rand(8));
+	my $ops = rand() < 0.5 ? 1 : 1 + int(rand(8));
 	for (1 .. $ops)
 	{
 		my $op = int(rand(7));
@@ -149,10 +149,34 @@ sub sql_literal
 my @script = (
 	'SET statement_timeout = \'10s\';',
 	'SET client_min_messages = warning;');
-my %seen;
+# a random cron expression, field by field, values a little past the limits
+sub random_cron
+{
+	my @max = (59, 59, 23, 31, 12, 7);
+	my $first = rand() < 0.2 ? 0 : 1;
+	my @f;
+	for my $k ($first .. 5)
+	{
+		my $v = sub { int(rand($max[$k] + 3)) - ($k >= 3 ? 0 : 1) };
+		my $r = rand();
+		push @f,
+		    $r < 0.3 ? '*'
+		  : $r < 0.5 ? $v->()
+		  : $r < 0.65 ? $v->() . '-' . $v->()
+		  : $r < 0.8 ? '*/' . $v->()
+		  : $r < 0.9 ? $v->() . '-' . $v->() . '/' . $v->()
+		  :            join(',', map { $v->() } 1 .. 1 + int(rand(4)));
+	}
+	return join ' ', @f;
+}
+
 for my $i (1 .. $nsched)
 {
-	my $s = mutate(pick(@valid));
+	my $r = rand();
+	my $s =
+	    $r < 0.3 ? random_cron()
+	  : $r < 0.4 ? mutate(random_cron())
+	  :            mutate(pick(@valid));
 	push @script, "SELECT fz_try($i, " . sql_literal($s) . ");";
 }
 
