@@ -39,6 +39,7 @@
 #include "dagsched.h"
 #include "run.h"
 #include "shmem.h"
+#include "validate.h"
 
 #define RUN_VISIBLE_SQL \
 	"SELECT 1 FROM dagsched.dag_run WHERE run_id OPERATOR(pg_catalog.=) $1"
@@ -205,7 +206,7 @@ dagsched_trigger(PG_FUNCTION_ARGS)
 					  "SELECT 1 FROM dagsched.dag "
 					  "WHERE dag_name OPERATOR(pg_catalog.=) $1",
 					  TEXTOID, CStringGetTextDatum(dag_name),
-					  psprintf("\"%s\"", dag_name));
+					  psprintf("\"%s\"", DagschedQuote(dag_name)));
 	api_become_superuser(&save_userid, &save_sec);
 	run_id = RunCreate(dag_name, GetCurrentTransactionStartTimestamp(),
 					   "manual", JsonbPGetDatum(params), &nqueued);
@@ -387,7 +388,7 @@ dagsched_backfill(PG_FUNCTION_ARGS)
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("DAG \"%s\" does not exist", dag_name)));
+				 errmsg("DAG \"%s\" does not exist", DagschedQuote(dag_name))));
 	schedule = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	tzname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	if (schedule == NULL)

@@ -553,8 +553,11 @@ CronParse(const char *text, CronSchedule *result, char *errbuf, size_t errlen)
 void
 CronParseOrError(const char *text, CronSchedule *result)
 {
-	/* room for the longest accepted schedule quoted in the message */
-	char		errbuf[CRON_MAX_LENGTH + 200];
+	/*
+	 * Room for the offending token and the whole schedule, each at most
+	 * CRON_MAX_LENGTH bytes, so a message is never cut inside a character.
+	 */
+	char		errbuf[2 * CRON_MAX_LENGTH + 256];
 	const char *detail;
 
 	if (!cron_parse(text, result, errbuf, sizeof(errbuf), &detail))

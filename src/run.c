@@ -42,6 +42,7 @@
 #include "dagsched.h"
 #include "run.h"
 #include "shmem.h"
+#include "validate.h"
 
 #define ACTIVE_STATES "'{pending,queued,running,retry_wait}'::pg_catalog.text[]"
 
@@ -222,7 +223,7 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("DAG \"%s\" does not exist", dag_name)));
+				 errmsg("DAG \"%s\" does not exist", DagschedQuote(dag_name))));
 	owner = run_text(0, 1);
 	max_active = DatumGetInt32(run_datum(0, 2, &isnull));
 
@@ -516,8 +517,15 @@ RunTaskSucceeded(const ClaimedTask *task, const char *output)
 		nulls[2] = 'n';
 	values[3] = Int32GetDatum(MyProcPid);
 
+	/*
+	 * Lock the run row (FOR KEY SHARE) before any task row: foreign-key
+	 * checks later in this transaction take the same lock, and a cascading
+	 * DELETE of the DAG takes them in the opposite order -- a deadlock.
+	 */
 	run_prepare(&plan_success,
-				"WITH u AS ("
+				"WITH lk AS (SELECT 1 FROM dagsched.dag_run "
+				"  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE), "
+				"u AS ("
 				" UPDATE dagsched.task_run SET state = 'success', "
 				"  finished_at = pg_catalog.clock_timestamp(), error = NULL, "
 				"  output = $3, next_attempt_at = NULL "
@@ -525,6 +533,7 @@ RunTaskSucceeded(const ClaimedTask *task, const char *output)
 				"  AND task_name OPERATOR(pg_catalog.=) $2 "
 				"  AND state OPERATOR(pg_catalog.=) 'running' "
 				"  AND pid OPERATOR(pg_catalog.=) $4 "
+				"  AND EXISTS (SELECT 1 FROM lk) "
 				" RETURNING run_id, task_name, attempts, started_at, "
 				"  finished_at, output, pid, downstream), "
 				"a AS (INSERT INTO dagsched.task_attempt "
@@ -583,7 +592,9 @@ RunTaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
 	 * lockstep.
 	 */
 	run_prepare(&plan_failed,
-				"WITH u AS ("
+				"WITH lk AS (SELECT 1 FROM dagsched.dag_run "
+				"  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE), "
+				"u AS ("
 				" UPDATE dagsched.task_run t SET "
 				"  state = CASE "
 				"   WHEN r.state OPERATOR(pg_catalog.=) 'cancelled' THEN 'cancelled' "
@@ -606,6 +617,7 @@ RunTaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
 				"  AND t.task_name OPERATOR(pg_catalog.=) $2 "
 				"  AND t.state OPERATOR(pg_catalog.=) 'running' "
 				"  AND t.pid OPERATOR(pg_catalog.=) $5 "
+				"  AND EXISTS (SELECT 1 FROM lk) "
 				" RETURNING t.run_id, t.task_name, t.attempts, t.state, "
 				"  t.started_at, t.finished_at, t.error, t.output, t.pid, "
 				"  t.downstream, r.dag_name), "

@@ -197,6 +197,8 @@ val_get_text(HeapTuple tuple, TupleDesc tupdesc, const char *colname)
 }
 
 /* NULL-aware string equality: two NULLs are equal. */
+static const char *val_quote(const char *name);
+
 static bool
 val_str_equal(const char *a, const char *b)
 {
@@ -206,6 +208,12 @@ val_str_equal(const char *a, const char *b)
 }
 
 /* A name fit to quote in a message: absurdly long ones are shortened. */
+const char *
+DagschedQuote(const char *name)
+{
+	return val_quote(name);
+}
+
 static const char *
 val_quote(const char *name)
 {
@@ -627,6 +635,14 @@ val_check_depends_on(const char *dag_name, const char *task_name, Datum arr)
 							task_name, dag_name),
 					 errdetail("Every element of depends_on must name a task.")));
 		names[i] = TextDatumGetCString(elems[i]);
+		/* longer than any task name: refuse it before it reaches an index */
+		if (strlen(names[i]) > DAGSCHED_MAX_NAME_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("task \"%s\" of DAG \"%s\" depends on unknown task \"%s\"",
+							task_name, dag_name, val_quote(names[i])),
+					 errdetail("Task names are at most %d bytes long.",
+							   DAGSCHED_MAX_NAME_LEN)));
 		if (strcmp(names[i], task_name) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -753,7 +769,7 @@ dagsched_task_check(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid kind \"%s\" for task \"%s\" of DAG \"%s\"",
-						kind, task_name, dag_name),
+						val_quote(kind), task_name, dag_name),
 				 errdetail("A task's kind is \"sql\" or \"shell\".")));
 
 	command = val_get_text(newtup, tupdesc, "command");
@@ -774,7 +790,7 @@ dagsched_task_check(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid trigger_rule \"%s\" for task \"%s\" of DAG \"%s\"",
-							rule, task_name, dag_name),
+							val_quote(rule), task_name, dag_name),
 					 errdetail("Valid trigger rules are all_success, all_done, all_failed, one_success, one_failed and none_failed.")));
 	}
 

@@ -47,4 +47,6 @@ extern void ValidateDagGraph(const char *dag_name, int ntasks,
 							 const ValidateTask *tasks,
 							 int **up_start, int **up, int **topo_order);
 
+extern const char *DagschedQuote(const char *name);
+
 #endif							/* DAGSCHED_VALIDATE_H */

@@ -147,3 +147,13 @@ CREATE TABLE dagsched.task_attempt (
 SELECT pg_catalog.pg_extension_config_dump('dagsched.dag', '');
 SELECT pg_catalog.pg_extension_config_dump('dagsched.task', '');
 
+
+-- a value fit to quote in an error message: absurdly long ones are cut
+CREATE FUNCTION dagsched.shorten(value text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN pg_catalog.octet_length(value) OPERATOR(pg_catalog.<=) 128
+				THEN value
+				ELSE pg_catalog."left"(value, 64) OPERATOR(pg_catalog.||) '...' END
+$$;

@@ -114,7 +114,7 @@ DECLARE
 	result		text;
 BEGIN
 	IF v_fmt IS NULL OR v_fmt NOT IN ('dot', 'mermaid') THEN
-		RAISE EXCEPTION 'unknown graph format "%"', graph.format
+		RAISE EXCEPTION 'unknown graph format "%"', dagsched.shorten(graph.format)
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Use ''dot'' (Graphviz) or ''mermaid''.';
 	END IF;
@@ -129,12 +129,12 @@ BEGIN
 		IF v_dag IS NULL THEN
 			v_dag := run_dag;
 		ELSIF v_dag <> run_dag THEN
-			RAISE EXCEPTION 'run % belongs to DAG "%", not "%"', v_run, run_dag, v_dag
+			RAISE EXCEPTION 'run % belongs to DAG "%", not "%"', v_run, run_dag, dagsched.shorten(v_dag)
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 	ELSIF v_dag IS NULL OR NOT EXISTS (SELECT 1 FROM dagsched.dag d
 										WHERE d.dag_name = v_dag) THEN
-		RAISE EXCEPTION 'DAG "%" does not exist', v_dag
+		RAISE EXCEPTION 'DAG "%" does not exist', dagsched.shorten(v_dag)
 			USING ERRCODE = 'undefined_object';
 	END IF;
 

@@ -24,7 +24,8 @@ BEGIN
 	 WHERE NOT EXISTS (SELECT 1 FROM dagsched.dag d WHERE d.dag_name = u)
 	 LIMIT 1;
 	IF missing IS NOT NULL THEN
-		RAISE EXCEPTION 'DAG "%" runs after unknown DAG "%"', NEW.dag_name, missing
+		RAISE EXCEPTION 'DAG "%" runs after unknown DAG "%"', NEW.dag_name,
+			dagsched.shorten(missing)
 			USING ERRCODE = 'foreign_key_violation',
 				  DETAIL = 'upstream_dags must name existing DAGs that you can see.';
 	END IF;
@@ -84,3 +85,27 @@ $$;
 CREATE TRIGGER dag_clear_paused_reason
 	BEFORE UPDATE OF paused ON dagsched.dag
 	FOR EACH ROW EXECUTE FUNCTION dagsched.dag_clear_paused_reason();
+
+-- names longer than any DAG name are refused before they reach the index
+CREATE FUNCTION dagsched.dag_links_names() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bad		text;
+BEGIN
+	SELECT u INTO bad FROM unnest(NEW.upstream_dags) AS u
+	 WHERE u IS NULL OR octet_length(u) > 128 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'DAG "%" runs after unknown DAG "%"',
+			dagsched.shorten(NEW.dag_name), coalesce(dagsched.shorten(bad), 'NULL')
+			USING ERRCODE = 'foreign_key_violation',
+				  DETAIL = 'DAG names are at most 128 bytes long.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER dag_links_names
+	BEFORE INSERT OR UPDATE OF upstream_dags ON dagsched.dag
+	FOR EACH ROW EXECUTE FUNCTION dagsched.dag_links_names();
