@@ -113,7 +113,7 @@ cleanup() {
 		# bring the evidence home, then drop the copy
 		local f
 		rm -rf "${here:?}/tmp_check"
-		for f in test/results test/log test/regression.diffs test/regression.out tmp_check/log; do
+		for f in test/results test/log test/regression.diffs test/regression.out test/isolation_output tmp_check/log; do
 			rm -rf "${here:?}/$f"
 			if [[ -e "$workdir/$f" ]]; then
 				mkdir -p "$(dirname "$here/$f")"
@@ -131,11 +131,13 @@ cleanup() {
 trap cleanup EXIT
 
 show_regress_failure() {
-	local d=$workdir/test/regression.diffs
-	if [[ -s "$d" ]]; then
-		section "test/regression.diffs (first 200 lines of $(wc -l <"$d"))"
-		head -n 200 "$d"
-	fi
+	local d
+	for d in "$workdir/test/regression.diffs" "$workdir/test/isolation_output/regression.diffs"; do
+		if [[ -s "$d" ]]; then
+			section "${d#$workdir/} (first 200 lines of $(wc -l <"$d"))"
+			head -n 200 "$d"
+		fi
+	done
 	local pmlog=$workdir/test/log/postmaster.log
 	if [[ -s "$pmlog" ]]; then
 		section "tail of the pg_regress server log"
@@ -170,7 +172,7 @@ fi
 # ---------------------------------------------------------------- TAP
 if [[ $run_tap -eq 1 ]]; then
 	section "TAP (prove t/*.pl via make installcheck)"
-	if ! as_user make installcheck PG_CONFIG="$PG_CONFIG" REGRESS=; then
+	if ! as_user make installcheck PG_CONFIG="$PG_CONFIG" REGRESS= ISOLATION=; then
 		status=1
 		show_tap_failure
 	fi
