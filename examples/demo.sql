@@ -86,7 +86,7 @@ CREATE TABLE shop.report (
 	logical_time timestamptz NOT NULL,
 	order_day    date NOT NULL,
 	orders       bigint NOT NULL,
-	revenue      numeric(14,2) NOT NULL,
+	revenue      numeric(6,2) NOT NULL,   -- a bug: too narrow (fixed in step 6)
 	top_country  char(2) NOT NULL,
 	generated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	PRIMARY KEY (run_id, order_day)
@@ -152,6 +152,13 @@ $sql$, '{transform}'),
 	GROUP BY d.order_day;
 $sql$, '{aggregate}');
 
+-- a shell task: runs /bin/sh as the server's OS user, in its own working
+-- directory, with the run's context in DAGSCHED_* environment variables
+INSERT INTO dagsched.task (dag_name, task_name, kind, command, depends_on) VALUES
+('nightly_sales', 'publish', 'shell',
+ 'printf "run %s for %s: report published\n" "$DAGSCHED_RUN_ID" "$DAGSCHED_LOGICAL_TIME" | tee -a published.log',
+ '{report}');
+
 COMMIT;
 
 \echo
@@ -215,7 +222,21 @@ FROM dagsched.dag_run
 WHERE run_id = :run_id;
 
 \echo
-\echo '== 6. the run, task by task (load_orders and load_customers ran in parallel)'
+\echo '== 6. it failed: what failed, and what it held up'
+
+SELECT * FROM dagsched.failure_impact(:run_id);
+
+\echo
+\echo 'fix the bug (shop.report.revenue is too narrow), then resume the SAME run:'
+\echo 'the tasks that succeeded are kept, only report and publish run again'
+
+ALTER TABLE shop.report ALTER COLUMN revenue TYPE numeric(14,2);
+SELECT dagsched.retry(:run_id) AS tasks_requeued;
+SELECT dagsched.wait(:run_id, '60 seconds') AS state;
+
+\echo
+\echo '== 7. the run, task by task (load_orders and load_customers ran in parallel;'
+\echo '   report took two attempts, the first one''s error is in task_attempt)'
 
 SELECT task_name, state, attempts,
        started_at::time(3)      AS started,
@@ -226,13 +247,14 @@ FROM dagsched.task_run
 WHERE run_id = :run_id
 ORDER BY started_at NULLS LAST, task_name;
 
--- anything that went wrong, with its SQLSTATE and message
-SELECT task_name, state, error
-FROM dagsched.task_run
-WHERE run_id = :run_id AND error IS NOT NULL;
+-- every attempt, failures included
+SELECT task_name, attempt, state, error
+FROM dagsched.task_attempt
+WHERE run_id = :run_id AND (state <> 'success' OR attempt > 1)
+ORDER BY task_name, attempt;
 
 \echo
-\echo '== 7. the report it published'
+\echo '== 8. the report it published'
 
 SELECT order_day, to_char(order_day, 'Dy') AS dow, orders, revenue, top_country
 FROM shop.report

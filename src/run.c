@@ -59,6 +59,7 @@ static SPIPlanPtr plan_claim;
 static SPIPlanPtr plan_success;
 static SPIPlanPtr plan_failed;
 static SPIPlanPtr plan_propagate;
+static SPIPlanPtr plan_lock_downstream;
 static SPIPlanPtr plan_active;
 
 static int	run_propagate(int64 run_id, Datum downstream, const char *state);
@@ -700,6 +701,22 @@ run_propagate(int64 run_id, Datum downstream, const char *state)
 		values[3] = Int32GetDatum(strcmp(st, "failed") == 0 ||
 								  strcmp(st, "upstream_failed") == 0 ? 1 : 0);
 		values[4] = Int32GetDatum(strcmp(st, "skipped") == 0 ? 1 : 0);
+		/*
+		 * Siblings finishing together update the same downstream rows: take
+		 * their locks in name order first, so that two of them never wait
+		 * for each other in opposite orders.
+		 */
+		if (ArrayGetNItems(ARR_NDIM(names), ARR_DIMS(names)) > 1)
+		{
+			run_prepare(&plan_lock_downstream,
+						"SELECT 1 FROM dagsched.task_run "
+						"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+						" AND task_name OPERATOR(pg_catalog.=) ANY ($2) "
+						" AND state OPERATOR(pg_catalog.=) 'pending' "
+						"ORDER BY task_name FOR NO KEY UPDATE",
+						2, argtypes);
+			run_exec_plan(plan_lock_downstream, values, NULL);
+		}
 		run_exec_plan(plan_propagate, values, NULL);
 
 		tuptable = SPI_tuptable;
