@@ -1092,7 +1092,7 @@ RunCancel(int64 run_id, int *nqueued)
 	*nqueued = 0;
 	values[0] = Int64GetDatum(run_id);
 	run_exec("SELECT state FROM dagsched.dag_run "
-			 "WHERE run_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+			 "WHERE run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 			 1, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -1148,7 +1148,7 @@ RunRetry(int64 run_id, int *nqueued)
 	*nqueued = 0;
 	values[0] = Int64GetDatum(run_id);
 	run_exec("SELECT state FROM dagsched.dag_run "
-			 "WHERE run_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+			 "WHERE run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 			 1, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,
