@@ -64,3 +64,10 @@ test:
 # Build, install and run the example DAG on a throwaway cluster.
 demo:
 	bash scripts/demo.sh
+
+.PHONY: fuzz
+
+# libFuzzer harnesses (clang) for the cron and DAG logic, outside the server;
+# FUZZ_SECONDS per harness, default 60.  See fuzz/README.md.
+fuzz:
+	$(MAKE) -C fuzz run
