@@ -744,6 +744,25 @@ run_propagate(int64 run_id, Datum downstream, const char *state)
 }
 
 /*
+ * Lock the DAG row of a run (FOR NO KEY UPDATE) before touching the run row:
+ * a cascading DELETE of the DAG locks the DAG row first and the run rows
+ * after, so taking them in the same order keeps the two from deadlocking.
+ */
+static void
+run_lock_dag_of_run(int64 run_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(run_id);
+	run_exec("SELECT 1 FROM dagsched.dag d, dagsched.dag_run r "
+			 "WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+			 " AND d.dag_name OPERATOR(pg_catalog.=) r.dag_name "
+			 "FOR NO KEY UPDATE OF d",
+			 1, argtypes, values, NULL);
+}
+
+/*
  * End the run if none of its tasks is unfinished, then start runs of the
  * same DAG that waited for max_active_runs.  Called after the transaction
  * that ended a task has committed, so that of two workers ending the last
@@ -770,6 +789,7 @@ RunFinishIfDone(int64 run_id, int *nqueued)
 	if (SPI_processed > 0)
 		return false;
 
+	run_lock_dag_of_run(run_id);
 	run_exec("UPDATE dagsched.dag_run r SET finished_at = pg_catalog.clock_timestamp(), "
 			 " state = (SELECT CASE "
 			 "  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
@@ -1091,6 +1111,7 @@ RunCancel(int64 run_id, int *nqueued)
 
 	*nqueued = 0;
 	values[0] = Int64GetDatum(run_id);
+	run_lock_dag_of_run(run_id);
 	run_exec("SELECT state FROM dagsched.dag_run "
 			 "WHERE run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 			 1, argtypes, values, NULL);
@@ -1147,6 +1168,7 @@ RunRetry(int64 run_id, int *nqueued)
 
 	*nqueued = 0;
 	values[0] = Int64GetDatum(run_id);
+	run_lock_dag_of_run(run_id);
 	run_exec("SELECT state FROM dagsched.dag_run "
 			 "WHERE run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 			 1, argtypes, values, NULL);
