@@ -33,6 +33,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -92,6 +93,12 @@ DagschedSchedulerMain(Datum main_arg)
 	BackgroundWorkerInitializeConnection(DagschedDatabaseName, NULL, 0);
 	pgstat_report_appname("dagsched scheduler");
 	DagschedSchedulerAttach();
+
+	/*
+	 * A role that may DELETE from the catalog may also LOCK it; do not wait
+	 * on such a lock forever: give up, log, and try again a little later.
+	 */
+	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
 
 	SchedContext = AllocSetContextCreate(TopMemoryContext,
 										 "dagsched scheduler",
