@@ -20,7 +20,8 @@
  *   with a fixed offset the result is the UTC one shifted by the offset; in
  *   a zone with transitions the result's wall time matches the schedule or
  *   the result is a transition instant (a wall time in a gap fires at the
- *   jump).
+ *   jump), and a wall time that happens twice fires at its first
+ *   occurrence when that is after "after".
  *
  * Copyright (c) 2026, dagsched developers
  *
@@ -334,6 +335,30 @@ check_after(const CronSchedule *s, TimestampTz after, pg_tz *tz,
 			CHECK(jump || utc_matches(s, wall),
 				  "zone result " INT64_FORMAT " (wall unix " INT64_FORMAT
 				  ") does not match, after " INT64_FORMAT, r2, wall, after);
+
+			/*
+			 * A wall time that happens twice fires at its first occurrence,
+			 * unless that is already past.
+			 */
+			if (!jump)
+			{
+				int64		a = ts_to_unix(after);
+				long		offs[2];
+				int			k;
+
+				offs[0] = gmtoff_at(u - SECS_PER_DAY, tz);
+				offs[1] = gmtoff_at(u + SECS_PER_DAY, tz);
+				for (k = 0; k < 2; k++)
+				{
+					int64		t1 = wall - offs[k];
+
+					CHECK(!(t1 > a && t1 < u && gmtoff_at(t1, tz) == offs[k]),
+						  "zone result " INT64_FORMAT " is the second "
+						  "occurrence of its wall time; the first, unix "
+						  INT64_FORMAT ", is after " INT64_FORMAT,
+						  r2, t1, after);
+				}
+			}
 		}
 	}
 }
