@@ -519,6 +519,56 @@ $log = slurp_file($node->logfile, $log_off);
 my @faillines = grep { /dagsched: task .* failed/ } split /\n/, $log;
 ok(!grep({ /$secret/ } @faillines), 'nor in the logged failure lines');
 
+############################################################################
+# Nothing a task sets up may run after the worker has taken back its own
+# (superuser) identity: deferred triggers fire and WITH HOLD cursors are
+# materialized at COMMIT, which comes after the task's statements.
+############################################################################
+
+sql(q{
+CREATE ROLE mallory LOGIN;
+GRANT CREATE ON SCHEMA public TO mallory;
+});
+as('mallory', q{
+CREATE TABLE public.pwnlog (how text, cu text, su text);
+CREATE FUNCTION public.pwn(how text) RETURNS int LANGUAGE plpgsql AS $f$
+BEGIN
+  INSERT INTO public.pwnlog VALUES (how, current_user, session_user);
+  IF current_setting('is_superuser') = 'on' THEN
+    EXECUTE 'ALTER ROLE mallory SUPERUSER';
+  END IF;
+  RETURN 1;
+END $f$;
+CREATE FUNCTION public.pwn_trg() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM public.pwn('deferred trigger');
+  RETURN NULL;
+END $f$;
+CREATE TABLE public.trap (x int);
+CREATE CONSTRAINT TRIGGER trap_t AFTER INSERT ON public.trap
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.pwn_trg();
+INSERT INTO dagsched.dag (dag_name) VALUES ('m_trg'), ('m_cur');
+INSERT INTO dagsched.task (dag_name, task_name, command) VALUES
+  ('m_trg', 't', 'INSERT INTO public.trap VALUES (1)'),
+  ('m_cur', 't', $c$DECLARE c CURSOR WITH HOLD FOR SELECT public.pwn('held cursor')$c$);
+});
+
+for my $case (['m_trg', 'deferred trigger'], ['m_cur', 'held cursor'])
+{
+	my ($dag, $how) = @$case;
+	my $r = as('mallory', "SELECT dagsched.trigger('$dag')");
+	my $st = wait_run($r);
+	my $who = sql(
+		"SELECT coalesce(string_agg(cu || '/' || su, ','), '(did not run)') FROM public.pwnlog WHERE how = '$how'");
+	my $super = sql("SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'");
+	note "$how: run $st, ran as $who, error: "
+	  . task_field($r, 't', 'coalesce(error, \'\')');
+	unlike($who, qr/\Q$su\E/,
+		"a $how of mallory's task does not run as the superuser (ran as: $who)");
+	is($super, 'f', "mallory did not become superuser through a $how");
+	sql('ALTER ROLE mallory NOSUPERUSER');
+}
+
 is(scheduler_pid(), $sched_pid, 'scheduler pid unchanged at the end');
 
 done_testing();
