@@ -30,6 +30,7 @@
 #include "commands/async.h"
 #include "commands/prepare.h"
 #include "commands/sequence.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -405,6 +406,15 @@ worker_run_sql(ClaimedTask *task)
 			enable_timeout_after(STATEMENT_TIMEOUT, task->timeout_ms);
 
 		ret = SPI_execute(task->command, false, 0);
+
+		/*
+		 * Whatever the task left to run at commit must run now, as the
+		 * owner: its deferred triggers fire here, and cursors WITH HOLD
+		 * (whose query would run at commit) are dropped.  Otherwise that
+		 * code would run as the superuser once the identity is restored.
+		 */
+		AfterTriggerFireDeferred();
+		PortalHashTableDeleteAll();
 
 		if (task->timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
