@@ -200,6 +200,7 @@ static bool
 worker_step(void)
 {
 	ClaimedTask task = {0};
+	volatile bool from_next = have_next;
 	bool		claimed = false;
 	bool		run_finished = false;
 	int			nqueued = 0;
@@ -259,6 +260,13 @@ worker_step(void)
 		FlushErrorState();
 		QueryCancelPending = false;
 		AbortCurrentTransaction();
+		if (from_next)
+		{
+			/* the task claimed with the previous commit is still ours */
+			next_task = task;
+			have_next = true;
+			cur_task_cxt = 1 - cur_task_cxt;
+		}
 		pgstat_report_activity(STATE_IDLE, NULL);
 		return false;
 	}
