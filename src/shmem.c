@@ -210,6 +210,24 @@ DagschedWorkerSetTask(int64 run_id, const char *task_name)
 	slot->run_id = run_id;
 	strlcpy(slot->task_name, task_name ? task_name : "",
 			DAGSCHED_TASK_NAME_LEN);
+	slot->next_run_id = 0;
+	slot->next_task_name[0] = '\0';
+	LWLockRelease(Dagsched->lock);
+}
+
+/*
+ * The worker claimed its next task in the transaction that ends the current
+ * one: until that commits, both are its own, and the sweep for attempts of
+ * dead workers must see both.
+ */
+void
+DagschedWorkerSetNext(int64 run_id, const char *task_name)
+{
+	DagschedWorkerSlot *slot = &Dagsched->slots[MySlot];
+
+	LWLockAcquire(Dagsched->lock, LW_EXCLUSIVE);
+	slot->next_run_id = run_id;
+	strlcpy(slot->next_task_name, task_name, DAGSCHED_TASK_NAME_LEN);
 	LWLockRelease(Dagsched->lock);
 }
 
@@ -222,6 +240,8 @@ DagschedWorkerSetIdle(void)
 	slot->idle = true;
 	slot->run_id = 0;
 	slot->task_name[0] = '\0';
+	slot->next_run_id = 0;
+	slot->next_task_name[0] = '\0';
 	LWLockRelease(Dagsched->lock);
 }
 
@@ -298,9 +318,13 @@ DagschedTaskIsRunning(int64 run_id, const char *task_name, pid_t pid)
 	{
 		DagschedWorkerSlot *slot = &Dagsched->slots[i];
 
-		found = (slot->pid == pid && slot->run_id == run_id &&
-				 strncmp(slot->task_name, task_name,
-						 DAGSCHED_TASK_NAME_LEN - 1) == 0);
+		found = slot->pid == pid &&
+			((slot->run_id == run_id &&
+			  strncmp(slot->task_name, task_name,
+					  DAGSCHED_TASK_NAME_LEN - 1) == 0) ||
+			 (slot->next_run_id == run_id &&
+			  strncmp(slot->next_task_name, task_name,
+					  DAGSCHED_TASK_NAME_LEN - 1) == 0));
 	}
 	LWLockRelease(Dagsched->lock);
 	return found;

@@ -31,6 +31,8 @@ typedef struct DagschedWorkerSlot
 	Latch	   *latch;
 	int64		run_id;			/* task being run, 0 if none */
 	char		task_name[DAGSCHED_TASK_NAME_LEN];
+	int64		next_run_id;	/* task claimed in the commit in progress */
+	char		next_task_name[DAGSCHED_TASK_NAME_LEN];
 } DagschedWorkerSlot;
 
 typedef struct DagschedShared
@@ -56,6 +58,7 @@ extern void DagschedWakeWorkers(int n);
 
 extern int	DagschedWorkerAttach(void);
 extern void DagschedWorkerSetTask(int64 run_id, const char *task_name);
+extern void DagschedWorkerSetNext(int64 run_id, const char *task_name);
 extern void DagschedWorkerSetIdle(void);
 extern bool DagschedWorkerTryRetire(void);
 

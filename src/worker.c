@@ -439,7 +439,7 @@ worker_run_sql(ClaimedTask *task)
 		MemoryContextReset(TaskContext[1 - cur_task_cxt]);
 		have_next = RunClaimTask(&next_task, TaskContext[1 - cur_task_cxt]);
 		if (have_next)
-			DagschedWorkerSetTask(next_task.run_id, next_task.task_name);
+			DagschedWorkerSetNext(next_task.run_id, next_task.task_name);
 
 		SPI_finish();
 		PopActiveSnapshot();
