@@ -847,6 +847,48 @@ run_auto_pause(int64 run_id, const char *dag_name)
 }
 
 /*
+ * RunCreate in a subtransaction: a DAG whose run cannot be created (no
+ * tasks, say) is logged, with "why" saying what wanted the run, and must not
+ * undo the caller's other work.  Returns the run_id, or 0.
+ */
+int64
+RunCreateOrLog(const char *dag_name, TimestampTz logical_time,
+			   const char *trigger, Datum params, int *nqueued,
+			   const char *why)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile int64 run_id = 0;
+
+	*nqueued = 0;
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		run_id = RunCreate(dag_name, logical_time, trigger, params, nqueued);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		*nqueued = 0;
+		ereport(LOG,
+				(errmsg("dagsched: could not create a run of DAG \"%s\" (%s): %s",
+						DagschedQuote(dag_name), why, edata->message)));
+	}
+	PG_END_TRY();
+	return run_id;
+}
+
+/*
  * A run of dag_name succeeded: start a run of every DAG that lists it in
  * upstream_dags, standing for the same logical time, with the upstream run
  * in its params.  A DAG whose run cannot be created (no tasks) is logged and
@@ -864,8 +906,6 @@ run_fire_downstream_dags(int64 run_id, const char *dag_name)
 	Datum	   *params;
 	TimestampTz logical_time = 0;
 	int			nqueued = 0;
-	MemoryContext oldcxt;
-	ResourceOwner oldowner = CurrentResourceOwner;
 
 	values[0] = CStringGetTextDatum(dag_name);
 	values[1] = Int64GetDatum(run_id);
@@ -892,36 +932,14 @@ run_fire_downstream_dags(int64 run_id, const char *dag_name)
 		params[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(run_datum(i, 3, &isnull)));
 	}
 
-	oldcxt = CurrentMemoryContext;
 	for (i = 0; i < n; i++)
 	{
-		BeginInternalSubTransaction(NULL);
-		PG_TRY();
-		{
-			int			q;
+		int			q;
 
-			RunCreate(names[i], logical_time, "upstream", params[i], &q);
-			nqueued += q;
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(oldcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
-			ereport(LOG,
-					(errmsg("dagsched: could not start DAG \"%s\" after run %lld of DAG \"%s\": %s",
-							names[i], (long long) run_id, dag_name,
-							edata->message)));
-		}
-		PG_END_TRY();
+		(void) RunCreateOrLog(names[i], logical_time, "upstream", params[i],
+							  &q, psprintf("after run %lld of DAG \"%s\"",
+										   (long long) run_id, dag_name));
+		nqueued += q;
 	}
 	return nqueued;
 }

@@ -39,6 +39,9 @@ typedef struct ClaimedTask
 
 extern int64 RunCreate(const char *dag_name, TimestampTz logical_time,
 					   const char *trigger, Datum params, int *nqueued);
+extern int64 RunCreateOrLog(const char *dag_name, TimestampTz logical_time,
+							 const char *trigger, Datum params, int *nqueued,
+							 const char *why);
 extern bool RunClaimTask(ClaimedTask *task, MemoryContext cxt);
 extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output);
 extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,

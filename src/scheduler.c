@@ -253,8 +253,6 @@ sched_fire_dag(int row, SPITupleTable *tuptable, TimestampTz now)
 	int			nruns = 0;
 	int			nqueued = 0;
 	ErrorContextCallback errcallback;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
 	Oid			argtypes[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
@@ -287,35 +285,12 @@ sched_fire_dag(int row, SPITupleTable *tuptable, TimestampTz now)
 	for (;;)
 	{
 		const char *trigger = (has_next && next <= now) ? "catchup" : "schedule";
+		int			q;
 
-		BeginInternalSubTransaction(NULL);
-		PG_TRY();
-		{
-			int			q;
-
-			RunCreate(dag_name, tick, trigger,
-					  DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")),
-					  &q);
-			nqueued += q;
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(oldcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
-			ereport(LOG,
-					(errmsg("dagsched: could not create a run of DAG \"%s\": %s",
-							dag_name, edata->message)));
-		}
-		PG_END_TRY();
+		(void) RunCreateOrLog(dag_name, tick, trigger,
+							  DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")),
+							  &q, "scheduled tick");
+		nqueued += q;
 		nruns++;
 
 		if (!catchup || !has_next || next > now ||
