@@ -61,6 +61,7 @@ static SPIPlanPtr plan_failed;
 static SPIPlanPtr plan_propagate;
 static SPIPlanPtr plan_lock_downstream;
 static SPIPlanPtr plan_active;
+static SPIPlanPtr plan_waiting;
 
 static int	run_propagate(int64 run_id, Datum downstream, const char *state);
 static int	run_fire_downstream_dags(int64 run_id, const char *dag_name);
@@ -502,13 +503,15 @@ RunClaimTask(ClaimedTask *task, MemoryContext cxt)
  * the task's own transaction.  Returns how many tasks became queued.
  */
 int
-RunTaskSucceeded(const ClaimedTask *task, const char *output)
+RunTaskSucceeded(const ClaimedTask *task, const char *output,
+				 bool *may_have_ended)
 {
 	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		isnull;
 	Datum		downstream;
+	int			nqueued;
 
 	values[0] = Int64GetDatum(task->run_id);
 	values[1] = CStringGetTextDatum(task->task_name);
@@ -558,7 +561,28 @@ RunTaskSucceeded(const ClaimedTask *task, const char *output)
 						task->task_name, (long long) task->run_id)));
 
 	downstream = run_datum(0, 1, &isnull);
-	return run_propagate(task->run_id, downstream, "success");
+	nqueued = run_propagate(task->run_id, downstream, "success");
+
+	/*
+	 * Whether the run may have ended with this task is settled after commit
+	 * (RunFinishIfDone); skip that when tasks of the run still wait: one of
+	 * them will end later and check then.
+	 */
+	*may_have_ended = false;
+	if (nqueued == 0)
+	{
+		run_prepare(&plan_waiting,
+					"SELECT 1 FROM dagsched.task_run "
+					"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+					" AND state OPERATOR(pg_catalog.=) ANY "
+					"  ('{pending,queued,retry_wait}'::pg_catalog.text[]) "
+					"LIMIT 1",
+					1, argtypes);
+		if (SPI_execute_plan(plan_waiting, values, nulls, false, 1) < 0)
+			elog(ERROR, "could not check run %lld", (long long) task->run_id);
+		*may_have_ended = (SPI_processed == 0);
+	}
+	return nqueued;
 }
 
 /*

@@ -43,7 +43,8 @@ extern int64 RunCreateOrLog(const char *dag_name, TimestampTz logical_time,
 							 const char *trigger, Datum params, int *nqueued,
 							 const char *why);
 extern bool RunClaimTask(ClaimedTask *task, MemoryContext cxt);
-extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output);
+extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output,
+							 bool *may_have_ended);
 extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
 						  const char *error, const char *output,
 						  bool *retry_wait);

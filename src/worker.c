@@ -84,7 +84,8 @@ static void worker_run_sql(ClaimedTask *task);
 static void worker_run_outside(ClaimedTask *task);
 static void worker_record_failure(ClaimedTask *task, const char *error,
 								  const char *output);
-static void worker_after_success(ClaimedTask *task, int nqueued);
+static void worker_after_success(ClaimedTask *task, int nqueued,
+								 bool may_have_ended);
 
 typedef struct WorkerErrorContext
 {
@@ -219,6 +220,17 @@ worker_step(void)
 		MemoryContextReset(TaskContext[cur_task_cxt]);
 	}
 
+	/*
+	 * The task claimed with the previous commit needs no transaction of its
+	 * own, unless a run may have ended or the session needs resetting.
+	 */
+	if (from_next && pending_finish_run == 0 && !session_dirty)
+	{
+		DagschedWorkerSetTask(task.run_id, task.task_name);
+		claimed = true;
+	}
+	else
+	{
 	PG_TRY();
 	{
 		SetCurrentStatementStartTimestamp();
@@ -271,6 +283,7 @@ worker_step(void)
 		return false;
 	}
 	PG_END_TRY();
+	}
 
 	if (run_finished)
 		DagschedBroadcastRunFinished();
@@ -379,6 +392,7 @@ worker_run_sql(ClaimedTask *task)
 	ErrorContextCallback errcallback;
 	volatile int nqueued = 0;
 	volatile bool ok = false;
+	bool		may_have_ended = false;
 	char	   *error = NULL;
 
 	errcallback.callback = worker_error_callback;
@@ -422,7 +436,7 @@ worker_run_sql(ClaimedTask *task)
 		 * code would run as the superuser once the identity is restored.
 		 */
 		AfterTriggerFireDeferred();
-		PortalHashTableDeleteAll();
+		worker_reset_session();
 
 		if (task->timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
@@ -433,7 +447,7 @@ worker_run_sql(ClaimedTask *task)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 		output = RunCommandTag(ret, SPI_processed);
 
-		nqueued = RunTaskSucceeded(task, output);
+		nqueued = RunTaskSucceeded(task, output, &may_have_ended);
 
 		/* take the next task in the same commit */
 		MemoryContextReset(TaskContext[1 - cur_task_cxt]);
@@ -457,6 +471,7 @@ worker_run_sql(ClaimedTask *task)
 		QueryCancelPending = false;
 		AbortCurrentTransaction();
 		SetSessionAuthorization(WorkerSessionUser, true);
+		session_dirty = true;	/* the reset, if done, rolled back too */
 		if (have_next)
 		{
 			/* the claim rolled back with the rest */
@@ -468,7 +483,7 @@ worker_run_sql(ClaimedTask *task)
 	PG_END_TRY();
 
 	if (ok)
-		worker_after_success(task, nqueued);
+		worker_after_success(task, nqueued, may_have_ended);
 	else
 		worker_record_failure(task, error, NULL);
 
@@ -489,6 +504,7 @@ worker_run_outside(ClaimedTask *task)
 	char	   *error = NULL;
 	volatile int nqueued = 0;
 	volatile bool ok = false;
+	bool		may_have_ended = false;
 
 	errcallback.callback = worker_error_callback;
 	errcallback.arg = task;
@@ -525,7 +541,7 @@ worker_run_outside(ClaimedTask *task)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (success)
-			nqueued = RunTaskSucceeded(task, output);
+			nqueued = RunTaskSucceeded(task, output, &may_have_ended);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -545,7 +561,7 @@ worker_run_outside(ClaimedTask *task)
 	PG_END_TRY();
 
 	if (ok)
-		worker_after_success(task, nqueued);
+		worker_after_success(task, nqueued, may_have_ended);
 	else
 		worker_record_failure(task, error ? error : "unknown error", output);
 
@@ -553,7 +569,7 @@ worker_run_outside(ClaimedTask *task)
 }
 
 static void
-worker_after_success(ClaimedTask *task, int nqueued)
+worker_after_success(ClaimedTask *task, int nqueued, bool may_have_ended)
 {
 	if (DagschedLogTasks)
 		ereport(LOG,
@@ -564,7 +580,7 @@ worker_after_success(ClaimedTask *task, int nqueued)
 	/* this worker takes one of the queued tasks itself */
 	if (nqueued > 1)
 		DagschedWakeWorkers(nqueued - 1);
-	if (nqueued == 0)
+	if (may_have_ended)
 		pending_finish_run = task->run_id;
 }
 
