@@ -61,7 +61,6 @@ static SPIPlanPtr plan_failed;
 static SPIPlanPtr plan_propagate;
 static SPIPlanPtr plan_lock_downstream;
 static SPIPlanPtr plan_active;
-static SPIPlanPtr plan_waiting;
 
 static int	run_propagate(int64 run_id, Datum downstream, const char *state);
 static int	run_fire_downstream_dags(int64 run_id, const char *dag_name);
@@ -503,8 +502,7 @@ RunClaimTask(ClaimedTask *task, MemoryContext cxt)
  * the task's own transaction.  Returns how many tasks became queued.
  */
 int
-RunTaskSucceeded(const ClaimedTask *task, const char *output,
-				 bool *may_have_ended)
+RunTaskSucceeded(const ClaimedTask *task, const char *output)
 {
 	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
 	Datum		values[4];
@@ -562,26 +560,6 @@ RunTaskSucceeded(const ClaimedTask *task, const char *output,
 
 	downstream = run_datum(0, 1, &isnull);
 	nqueued = run_propagate(task->run_id, downstream, "success");
-
-	/*
-	 * Whether the run may have ended with this task is settled after commit
-	 * (RunFinishIfDone); skip that when tasks of the run still wait: one of
-	 * them will end later and check then.
-	 */
-	*may_have_ended = false;
-	if (nqueued == 0)
-	{
-		run_prepare(&plan_waiting,
-					"SELECT 1 FROM dagsched.task_run "
-					"WHERE run_id OPERATOR(pg_catalog.=) $1 "
-					" AND state OPERATOR(pg_catalog.=) ANY "
-					"  ('{pending,queued,retry_wait}'::pg_catalog.text[]) "
-					"LIMIT 1",
-					1, argtypes);
-		if (SPI_execute_plan(plan_waiting, values, nulls, false, 1) < 0)
-			elog(ERROR, "could not check run %lld", (long long) task->run_id);
-		*may_have_ended = (SPI_processed == 0);
-	}
 	return nqueued;
 }
 
@@ -1092,13 +1070,14 @@ RunQueueDueRetries(void)
  * queued (by propagation).
  */
 int
-RunRecoverOrphans(bool server_restarted)
+RunRecoverOrphans(bool server_restarted, int *nrecovered)
 {
 	int			nqueued = 0;
 	uint64		n;
 	uint64		i;
 	SPITupleTable *tuptable;
 
+	*nrecovered = 0;
 	run_exec("SELECT run_id, task_name, pid FROM dagsched.task_run "
 			 "WHERE state OPERATOR(pg_catalog.=) 'running'",
 			 0, NULL, NULL, NULL);
@@ -1132,6 +1111,7 @@ RunRecoverOrphans(bool server_restarted)
 						task_name, (long long) run_id, error)));
 		nqueued += RunTaskFailed(run_id, task_name, pid, error, NULL,
 								 &retry_wait);
+		(*nrecovered)++;
 	}
 	return nqueued;
 }

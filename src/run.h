@@ -43,15 +43,14 @@ extern int64 RunCreateOrLog(const char *dag_name, TimestampTz logical_time,
 							 const char *trigger, Datum params, int *nqueued,
 							 const char *why);
 extern bool RunClaimTask(ClaimedTask *task, MemoryContext cxt);
-extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output,
-							 bool *may_have_ended);
+extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output);
 extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
 						  const char *error, const char *output,
 						  bool *retry_wait);
 extern bool RunFinishIfDone(int64 run_id, int *nqueued);
 extern int	RunPromoteQueued(const char *dag_name);
 extern int	RunQueueDueRetries(void);
-extern int	RunRecoverOrphans(bool server_restarted);
+extern int	RunRecoverOrphans(bool server_restarted, int *nrecovered);
 extern int	RunCancel(int64 run_id, int *nqueued);
 extern int	RunRetry(int64 run_id, int *nqueued);
 extern int	RunFinishStranded(int *nfinished);

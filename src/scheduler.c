@@ -199,8 +199,9 @@ sched_loop(bool *recovered, SchedLoopResult *result)
 	if (!*recovered)
 	{
 		int			nfinished;
+		int			nrecovered;
 
-		result->woken += RunRecoverOrphans(true);
+		result->woken += RunRecoverOrphans(true, &nrecovered);
 		result->woken += RunFinishStranded(&nfinished);
 		*recovered = true;
 	}
@@ -219,7 +220,15 @@ sched_loop(bool *recovered, SchedLoopResult *result)
 		result->woken += sched_fire_dag(i, due, now);
 
 	result->woken += RunQueueDueRetries();
-	result->woken += RunRecoverOrphans(false);
+	{
+		int			nrecovered;
+		int			nfinished;
+
+		/* an attempt of a dead worker may have been its run's last task */
+		result->woken += RunRecoverOrphans(false, &nrecovered);
+		if (nrecovered > 0)
+			result->woken += RunFinishStranded(&nfinished);
+	}
 	result->queued = RunCountQueued();
 	result->have_wakeup = RunNextWakeup(&result->wakeup);
 

@@ -447,13 +447,21 @@ worker_run_sql(ClaimedTask *task)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 		output = RunCommandTag(ret, SPI_processed);
 
-		nqueued = RunTaskSucceeded(task, output, &may_have_ended);
+		nqueued = RunTaskSucceeded(task, output);
 
 		/* take the next task in the same commit */
 		MemoryContextReset(TaskContext[1 - cur_task_cxt]);
 		have_next = RunClaimTask(&next_task, TaskContext[1 - cur_task_cxt]);
 		if (have_next)
 			DagschedWorkerSetNext(next_task.run_id, next_task.task_name);
+
+		/*
+		 * Whether the run ended with this task can only be settled after
+		 * commit, by a look that sees every other worker's commit.  When
+		 * this worker has just claimed another task of the same run, it
+		 * will look after that one instead.
+		 */
+		may_have_ended = !(have_next && next_task.run_id == task->run_id);
 
 		SPI_finish();
 		PopActiveSnapshot();
@@ -541,7 +549,8 @@ worker_run_outside(ClaimedTask *task)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (success)
-			nqueued = RunTaskSucceeded(task, output, &may_have_ended);
+			nqueued = RunTaskSucceeded(task, output);
+		may_have_ended = true;
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
