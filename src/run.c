@@ -1100,6 +1100,28 @@ RunRecoverOrphans(bool server_restarted, int *nrecovered)
 		if (DagschedTaskIsRunning(run_id, task_name, pid))
 			continue;
 
+		/*
+		 * The worker may just have finished the attempt and moved on: lock
+		 * the row (waiting for a commit in progress) and look again.
+		 */
+		{
+			Oid			argtypes[3] = {INT8OID, TEXTOID, INT4OID};
+			Datum		values[3];
+
+			values[0] = Int64GetDatum(run_id);
+			values[1] = CStringGetTextDatum(task_name);
+			values[2] = Int32GetDatum(pid);
+			run_exec("SELECT 1 FROM dagsched.task_run "
+					 "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+					 " AND task_name OPERATOR(pg_catalog.=) $2 "
+					 " AND state OPERATOR(pg_catalog.=) 'running' "
+					 " AND pid OPERATOR(pg_catalog.=) $3 FOR NO KEY UPDATE",
+					 3, argtypes, values, NULL);
+			if (SPI_processed == 0 ||
+				DagschedTaskIsRunning(run_id, task_name, pid))
+				continue;
+		}
+
 		if (server_restarted)
 			error = psprintf("server restarted while the task was running (worker pid %d)",
 							 pid);

@@ -59,6 +59,9 @@
 
 static MemoryContext WorkerContext = NULL;
 
+/* runs of one attempt when it is a deadlock or serialization victim */
+#define WORKER_TRANSIENT_TRIES	3
+
 /* the superuser this worker connected as; tasks borrow other identities */
 static Oid	WorkerSessionUser = InvalidOid;
 
@@ -377,8 +380,11 @@ worker_error_text(ErrorData *edata, ClaimedTask *task)
 		edata->message && strstr(edata->message, "statement timeout"))
 		return psprintf("%s: task timed out after %d ms",
 						unpack_sql_state(edata->sqlerrcode), task->timeout_ms);
-	return psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode),
-					edata->message ? edata->message : "unknown error");
+	/* the detail often says what to fix (or, for a deadlock, with whom) */
+	return psprintf("%s: %s%s%s", unpack_sql_state(edata->sqlerrcode),
+					edata->message ? edata->message : "unknown error",
+					edata->detail ? "\nDETAIL: " : "",
+					edata->detail ? edata->detail : "");
 }
 
 /*
@@ -392,6 +398,7 @@ worker_run_sql(ClaimedTask *task)
 	ErrorContextCallback errcallback;
 	volatile int nqueued = 0;
 	volatile bool ok = false;
+	volatile int tries = 0;
 	bool		may_have_ended = false;
 	char	   *error = NULL;
 
@@ -400,6 +407,7 @@ worker_run_sql(ClaimedTask *task)
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
+again:
 	session_dirty = true;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -487,8 +495,27 @@ worker_run_sql(ClaimedTask *task)
 			DagschedWorkerSetTask(task->run_id, task->task_name);
 		}
 		error = worker_error_text(edata, task);
+		/* a deadlock or serialization victim: everything rolled back */
+		if (edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+			edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE)
+			tries++;
+		else
+			tries = WORKER_TRANSIENT_TRIES;
 	}
 	PG_END_TRY();
+
+	/*
+	 * Transaction-rollback errors are transient by definition: run the same
+	 * attempt again, a few times, before calling it a failure.  Nothing of
+	 * the rolled-back transaction remains, so its effects still land once.
+	 */
+	if (!ok && tries < WORKER_TRANSIENT_TRIES)
+	{
+		ereport(LOG,
+				(errmsg("dagsched: task \"%s\" of run %lld rolled back (%s), running it again",
+						task->task_name, (long long) task->run_id, error)));
+		goto again;
+	}
 
 	if (ok)
 		worker_after_success(task, nqueued, may_have_ended);
