@@ -177,3 +177,34 @@ bench_load() { awk '{ print $1 ", " $2 ", " $3 }' /proc/loadavg 2>/dev/null || e
 
 # ratio a/b with 2 decimals
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "nan"; else printf "%.2f", a / b }'; }
+
+# bench_insert_history RUNS START STEP: RUNS finished runs x 5 tasks of a DAG
+# 'hist' (created if missing), the first at now() - START, one every STEP
+# (intervals as SQL literals), with their task_run rows; then VACUUM ANALYZE.
+bench_insert_history() {
+	local runs=$1 start=$2 step=$3
+	bench_psql <<SQL
+INSERT INTO dagsched.dag (dag_name) VALUES ('hist') ON CONFLICT DO NOTHING;
+INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('hist', 't1', 'SELECT 1')
+ON CONFLICT DO NOTHING;
+INSERT INTO dagsched.dag_run (dag_name, logical_time, trigger, state, owner,
+                              created_at, started_at, finished_at)
+SELECT 'hist', now() - interval '$start' + g * interval '$step', 'manual', 'success', 'postgres',
+       now() - interval '$start' + g * interval '$step',
+       now() - interval '$start' + g * interval '$step',
+       now() - interval '$start' + g * interval '$step' + interval '100 ms'
+  FROM generate_series(1, $runs) g;
+INSERT INTO dagsched.task_run (run_id, task_name, kind, command, depends_on, trigger_rule,
+                               retries, retry_delay, priority, downstream, up_success,
+                               state, attempts, queued_at, started_at, finished_at, output)
+SELECT r.run_id, 't' || i, 'sql', 'SELECT 1',
+       CASE WHEN i = 1 THEN '{}'::text[] ELSE ARRAY['t' || (i - 1)] END,
+       'all_success', 0, interval '10 seconds', 6 - i,
+       CASE WHEN i = 5 THEN '{}'::text[] ELSE ARRAY['t' || (i + 1)] END,
+       CASE WHEN i = 1 THEN 0 ELSE 1 END,
+       'success', 1, r.started_at, r.started_at, r.finished_at, 'SELECT 1'
+  FROM dagsched.dag_run r, generate_series(1, 5) i
+ WHERE r.dag_name = 'hist';
+VACUUM ANALYZE dagsched.dag_run, dagsched.task_run;
+SQL
+}

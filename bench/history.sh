@@ -102,29 +102,7 @@ printf 'median hop %.3f ms   chain/N %.3f ms   tick %.3f ms   scheduler RSS %s k
 
 section "inserting $HIST_RUNS runs x 5 tasks of finished history"
 t0=$(date +%s.%N)
-bench_psql <<SQL
-INSERT INTO dagsched.dag (dag_name) VALUES ('hist');
-INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('hist', 't1', 'SELECT 1');
-INSERT INTO dagsched.dag_run (dag_name, logical_time, trigger, state, owner,
-                              created_at, started_at, finished_at)
-SELECT 'hist', now() - interval '23 hours' + g * interval '200 ms', 'manual', 'success', 'postgres',
-       now() - interval '23 hours' + g * interval '200 ms',
-       now() - interval '23 hours' + g * interval '200 ms',
-       now() - interval '23 hours' + g * interval '200 ms' + interval '100 ms'
-  FROM generate_series(1, $HIST_RUNS) g;
-INSERT INTO dagsched.task_run (run_id, task_name, kind, command, depends_on, trigger_rule,
-                               retries, retry_delay, priority, downstream, up_success,
-                               state, attempts, queued_at, started_at, finished_at, output)
-SELECT r.run_id, 't' || i, 'sql', 'SELECT 1',
-       CASE WHEN i = 1 THEN '{}'::text[] ELSE ARRAY['t' || (i - 1)] END,
-       'all_success', 0, interval '10 seconds', 6 - i,
-       CASE WHEN i = 5 THEN '{}'::text[] ELSE ARRAY['t' || (i + 1)] END,
-       CASE WHEN i = 1 THEN 0 ELSE 1 END,
-       'success', 1, r.started_at, r.started_at, r.finished_at, 'SELECT 1'
-  FROM dagsched.dag_run r, generate_series(1, 5) i
- WHERE r.dag_name = 'hist';
-VACUUM ANALYZE dagsched.dag_run, dagsched.task_run;
-SQL
+bench_insert_history "$HIST_RUNS" '23 hours' '200 ms'
 printf 'inserted %s task_run rows in %.1f s\n' \
 	"$(bench_sql "SELECT count(*) FROM dagsched.task_run")" \
 	"$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')"

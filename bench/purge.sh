@@ -41,29 +41,8 @@ INSERT INTO dagsched.task (dag_name, task_name, command, depends_on)
 SELECT 'chain', 't' || i, 'SELECT 1',
        CASE WHEN i = 1 THEN '{}'::text[] ELSE ARRAY['t' || (i - 1)] END
 FROM generate_series(1, $N) AS i;
-INSERT INTO dagsched.dag (dag_name) VALUES ('hist');
-INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('hist', 't1', 'SELECT 1');
-INSERT INTO dagsched.dag_run (dag_name, logical_time, trigger, state, owner,
-                              created_at, started_at, finished_at)
-SELECT 'hist', now() - interval '60 days' + g * interval '1 second', 'manual', 'success',
-       'postgres',
-       now() - interval '60 days' + g * interval '1 second',
-       now() - interval '60 days' + g * interval '1 second',
-       now() - interval '60 days' + g * interval '1 second' + interval '100 ms'
-  FROM generate_series(1, $HIST_RUNS) g;
-INSERT INTO dagsched.task_run (run_id, task_name, kind, command, depends_on, trigger_rule,
-                               retries, retry_delay, priority, downstream, up_success,
-                               state, attempts, queued_at, started_at, finished_at, output)
-SELECT r.run_id, 't' || i, 'sql', 'SELECT 1',
-       CASE WHEN i = 1 THEN '{}'::text[] ELSE ARRAY['t' || (i - 1)] END,
-       'all_success', 0, interval '10 seconds', 6 - i,
-       CASE WHEN i = 5 THEN '{}'::text[] ELSE ARRAY['t' || (i + 1)] END,
-       CASE WHEN i = 1 THEN 0 ELSE 1 END,
-       'success', 1, r.started_at, r.started_at, r.finished_at, 'SELECT 1'
-  FROM dagsched.dag_run r, generate_series(1, 5) i
- WHERE r.dag_name = 'hist';
-VACUUM ANALYZE dagsched.dag_run, dagsched.task_run;
 SQL
+bench_insert_history "$HIST_RUNS" '60 days' '1 second'
 echo "history: $(bench_sql "SELECT count(*) FROM dagsched.task_run") task_run rows"
 
 # one chain run: chain time / N in ms
