@@ -30,6 +30,21 @@ extern char *DagschedCtxTaskName;
 extern char *DagschedCtxParams;
 extern char *DagschedCtxAttempt;
 
+/*
+ * PostgreSQL 16 replaced the per-object ACL check functions with
+ * object_aclcheck().  Only 15 is built and tested here.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_database.h"
+#include "utils/acl.h"
+#define DagschedDatabaseAclCheck(dboid, roleid, mode) \
+	object_aclcheck(DatabaseRelationId, (dboid), (roleid), (mode))
+#else
+#include "utils/acl.h"
+#define DagschedDatabaseAclCheck(dboid, roleid, mode) \
+	pg_database_aclcheck((dboid), (roleid), (mode))
+#endif
+
 /* true when loaded through shared_preload_libraries */
 extern bool DagschedPreloaded;
 

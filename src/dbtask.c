@@ -84,7 +84,7 @@ DbTaskCheckAccess(const ClaimedTask *task)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("owner role \"%s\" of the DAG does not exist",
 						task->owner)));
-	if (pg_database_aclcheck(dboid, roleid, ACL_CONNECT) != ACLCHECK_OK)
+	if (DagschedDatabaseAclCheck(dboid, roleid, ACL_CONNECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("owner role \"%s\" of the DAG may not connect to database \"%s\"",

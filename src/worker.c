@@ -343,7 +343,7 @@ worker_owner_oid(const char *owner)
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("owner role \"%s\" of the DAG is not permitted to log in",
 						owner)));
-	if (pg_database_aclcheck(MyDatabaseId, roleid, ACL_CONNECT) != ACLCHECK_OK)
+	if (DagschedDatabaseAclCheck(MyDatabaseId, roleid, ACL_CONNECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("owner role \"%s\" of the DAG may not connect to database \"%s\"",
