@@ -161,6 +161,14 @@ api_check_visible(const char *what, const char *sql, Oid argtype, Datum arg,
 				 errmsg("%s %s does not exist", what, name)));
 }
 
+/* The caller may act on this run: it can see it (see api_check_visible). */
+static void
+api_check_run_visible(int64 run_id)
+{
+	api_check_visible("run", RUN_VISIBLE_SQL, INT8OID, Int64GetDatum(run_id),
+					  psprintf(INT64_FORMAT, run_id));
+}
+
 /*
  * Run tables are written by the extension, not by users: once the caller's
  * right is checked, act as the bootstrap superuser (who bypasses row-level
@@ -305,23 +313,20 @@ Datum
 dagsched_cancel(PG_FUNCTION_ARGS)
 {
 	int64		run_id = PG_GETARG_INT64(0);
-	int			nrunning;
 	int			nqueued;
 	Oid			save_userid;
 	int			save_sec;
 
 	SPI_connect();
-	api_check_visible("run", RUN_VISIBLE_SQL, INT8OID, Int64GetDatum(run_id),
-					  psprintf(INT64_FORMAT, run_id));
+	api_check_run_visible(run_id);
 	api_become_superuser(&save_userid, &save_sec);
-	nrunning = RunCancel(run_id, &nqueued);
+	(void) RunCancel(run_id, &nqueued);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 	api_at_commit_wake_workers(nqueued);
 
 	/* the run ends now for wait(); running tasks are interrupted at commit */
 	api_at_commit_cancel(run_id);
-	(void) nrunning;
 	PG_RETURN_VOID();
 }
 
@@ -338,8 +343,7 @@ dagsched_retry(PG_FUNCTION_ARGS)
 	int			save_sec;
 
 	SPI_connect();
-	api_check_visible("run", RUN_VISIBLE_SQL, INT8OID, Int64GetDatum(run_id),
-					  psprintf(INT64_FORMAT, run_id));
+	api_check_run_visible(run_id);
 	api_become_superuser(&save_userid, &save_sec);
 	nreset = RunRetry(run_id, &nqueued);
 	SetUserIdAndSecContext(save_userid, save_sec);
