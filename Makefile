@@ -17,9 +17,13 @@ OBJS = \
 	src/api.o
 
 EXTENSION = dagsched
-# The install script is assembled from sql/parts, one file per concern.
-DATA_built = sql/dagsched--0.1.sql
-EXTRA_CLEAN = sql/dagsched--0.1.sql
+# The install script of the current version is assembled from sql/parts, one
+# file per concern.  Released versions are frozen byte for byte
+# (sql/dagsched--0.1.sql is what 0.1 shipped) and reach the current version
+# through the upgrade scripts.
+DATA = sql/dagsched--0.1.sql sql/dagsched--0.1--0.2.sql
+DATA_built = sql/dagsched--0.2.sql
+EXTRA_CLEAN = sql/dagsched--0.2.sql
 PGFILEDESC = "dagsched - DAG scheduler inside PostgreSQL"
 
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
@@ -52,7 +56,7 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-sql/dagsched--0.1.sql: $(sort $(wildcard sql/parts/*.sql))
+sql/dagsched--0.2.sql: $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@
 
 .PHONY: test demo

@@ -28,8 +28,8 @@ for my $table (qw(dag task dag_run task_run))
 is( $node->safe_psql(
 		'postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'dagsched'"),
-	'0.1',
-	'extension version 0.1 installed');
+	'0.2',
+	'extension version 0.2 installed');
 
 # the static background worker registered by the preloaded library
 ok( $node->poll_query_until(

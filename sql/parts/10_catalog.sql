@@ -1,4 +1,4 @@
-/* sql/dagsched--0.1.sql */
+/* sql/dagsched--0.2.sql (assembled from sql/parts by the Makefile) */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION dagsched" to load this file. \quit
