@@ -14,7 +14,8 @@ OBJS = \
 	src/shell.o \
 	src/dbtask.o \
 	src/remote.o \
-	src/api.o
+	src/api.o \
+	src/version.o
 
 EXTENSION = dagsched
 # The install script of the current version is assembled from sql/parts, one
@@ -43,8 +44,13 @@ ISOLATION_OPTS = --inputdir=test --outputdir=test/isolation_output \
 	--load-extension=dagsched
 override ISOLATION_TESTDB = contrib_regression
 
+# the extension version, one place: default_version in dagsched.control.  The
+# library is built for that catalog version (src/version.c).
+DAGSCHED_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'.*/\1/p" dagsched.control)
+
 # remote tasks (task.conninfo) use libpq
-PG_CPPFLAGS = -I$(shell $(PG_CONFIG) --includedir)
+PG_CPPFLAGS = -I$(shell $(PG_CONFIG) --includedir) \
+	-DDAGSCHED_VERSION='"$(DAGSCHED_VERSION)"'
 SHLIB_LINK = -lpq
 
 # CI builds with warnings as errors
@@ -55,6 +61,9 @@ endif
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# the version is compiled in
+src/version.o src/version.bc: dagsched.control
 
 sql/dagsched--0.2.sql: $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@

@@ -42,6 +42,7 @@
 #include "dagsched.h"
 #include "run.h"
 #include "shmem.h"
+#include "version.h"
 
 /* longest sleep: housekeeping still happens at least this often */
 #define SCHED_MAX_SLEEP_MS		60000
@@ -63,6 +64,7 @@ static bool purge_more = false;
 typedef struct SchedLoopResult
 {
 	bool		extension_ready;
+	bool		catalog_waiting;	/* installed, but another version */
 	int			queued;			/* tasks waiting for a worker */
 	int			woken;			/* tasks queued in this loop */
 	bool		have_wakeup;
@@ -178,6 +180,7 @@ sched_loop(bool *recovered, SchedLoopResult *result)
 	uint64		ndue;
 	uint64		i;
 	SPITupleTable *due;
+	DagschedCatalogState catalog;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -185,13 +188,18 @@ sched_loop(bool *recovered, SchedLoopResult *result)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "dagsched scheduler: checking DAGs");
 
-	if (!OidIsValid(get_extension_oid("dagsched", true)))
+	catalog = DagschedCatalogCheck();
+	if (catalog != DAGSCHED_CATALOG_READY)
 	{
-		/* CREATE EXTENSION wakes us when it commits */
+		/*
+		 * CREATE EXTENSION wakes us when it commits; ALTER EXTENSION UPDATE
+		 * does not, so a catalog of another version is polled.
+		 */
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		result->extension_ready = false;
+		result->catalog_waiting = (catalog == DAGSCHED_CATALOG_OTHER_VERSION);
 		return;
 	}
 	result->extension_ready = true;
@@ -408,7 +416,8 @@ sched_sleep_ms(const SchedLoopResult *result)
 	long		ms;
 
 	if (!result->extension_ready)
-		return SCHED_MAX_SLEEP_MS;
+		return result->catalog_waiting ? DAGSCHED_CATALOG_POLL_MS :
+			SCHED_MAX_SLEEP_MS;
 	if (!result->have_wakeup)
 		return SCHED_MAX_SLEEP_MS;
 

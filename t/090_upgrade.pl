@@ -19,6 +19,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $snapshot_sql = slurp_file('t/catalog_snapshot.sql');
 
@@ -77,6 +78,10 @@ INSERT INTO dagsched.dag (dag_name, schedule, paused)
 VALUES ('paused_one', '*/5 * * * *', true);
 INSERT INTO dagsched.dag (dag_name, upstream_dags, description)
 VALUES ('publish', '{nightly}', 'runs after nightly');
+-- due every second: shows when the scheduler runs DAGs and when it waits
+INSERT INTO dagsched.dag (dag_name, schedule) VALUES ('ticker', '* * * * * *');
+INSERT INTO dagsched.task (dag_name, task_name, command)
+VALUES ('ticker', 'tick', 'SELECT 1');
 INSERT INTO dagsched.task (dag_name, task_name, command, depends_on,
 						   trigger_rule, retries, retry_delay, timeout, priority)
 VALUES
@@ -174,7 +179,8 @@ VALUES
 
 # ---------------------------------------------------------------- the rows
 # Each table's rows over the columns 0.1 has (0.2 may append columns), as
-# one md5 per table, with the row count.
+# one md5 per table, with the row count.  The ticker DAG is left out: once
+# the catalog is updated, the scheduler runs it.
 my @tables = qw(dag task dag_run task_run task_attempt);
 my %cols;
 for my $t (@tables)
@@ -187,6 +193,13 @@ for my $t (@tables)
 		  AND NOT attisdropped});
 }
 
+my %filter = (
+	dag => "dag_name <> 'ticker'",
+	task => "dag_name <> 'ticker'",
+	dag_run => 'run_id <= 3',
+	task_run => 'run_id <= 3',
+	task_attempt => 'run_id <= 3');
+
 sub table_digests
 {
 	my %d;
@@ -196,15 +209,50 @@ sub table_digests
 			'postgres', qq{
 			SELECT count(*) || ' ' || md5(coalesce(string_agg(r::text, E'\\n'
 										   ORDER BY r::text), ''))
-			FROM (SELECT $cols{$t} FROM dagsched.$t) r});
+			FROM (SELECT $cols{$t} FROM dagsched.$t
+				  WHERE $filter{$t}) r});
 	}
 	return \%d;
 }
 
 # ---------------------------------------------------------------- new library
 # The package upgrade: the new library is in place and the server restarts
-# while the catalog is still 0.1.
+# while the catalog is still 0.1.  The scheduler must say what to run, once,
+# and wait: no crash loop, no run created, nothing written.
+my $log_offset = -s $node->logfile;
 $node->restart;
+
+my $need_update = qr/dagsched catalog in database "postgres" is version 0\.1, but the library is version 0\.2\n.*DETAIL:  The scheduler runs no DAG until the versions match\.\n.*HINT:  Run ALTER EXTENSION dagsched UPDATE in database "postgres"\./;
+my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+while (slurp_file($node->logfile, $log_offset) !~ $need_update
+	&& time() < $deadline)
+{
+	usleep(100_000);
+}
+like(slurp_file($node->logfile, $log_offset),
+	$need_update, 'the scheduler logs that the catalog needs ALTER EXTENSION dagsched UPDATE');
+
+my $scheduler_pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'dagsched scheduler'"
+);
+like($scheduler_pid, qr/^\d+$/, 'the scheduler is up on the 0.1 catalog');
+
+# it looks again every second (DAGSCHED_CATALOG_POLL_MS); give it several
+# looks at a DAG due every second
+sleep(4);
+is( $node->safe_psql(
+		'postgres',
+		"SELECT count(*) FROM dagsched.dag_run WHERE dag_name = 'ticker'"),
+	'0',
+	'the scheduler runs nothing while the catalog is 0.1');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'dagsched scheduler'"
+	),
+	$scheduler_pid,
+	'the same scheduler process waits (no crash loop)');
+my @said = (slurp_file($node->logfile, $log_offset) =~ /but the library is version/g);
+is(scalar(@said), 1, 'it said so once');
 
 my $before = table_digests();
 like($before->{task_attempt}, qr/^9 /, '0.1 catalog holds 9 attempts');
@@ -215,6 +263,25 @@ is( $node->safe_psql(
 		"SELECT extversion FROM pg_extension WHERE extname = 'dagsched'"),
 	'0.2',
 	'ALTER EXTENSION dagsched UPDATE reaches 0.2');
+
+# the scheduler carries on by itself, without a restart
+ok( $node->poll_query_until(
+		'postgres', q{
+		SELECT count(*) > 0 FROM dagsched.dag_run
+		WHERE dag_name = 'ticker' AND trigger = 'schedule' AND state = 'success'}),
+	'after the update the scheduler runs the scheduled DAG');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'dagsched scheduler'"
+	),
+	$scheduler_pid,
+	'... in the same process, without a restart');
+like(
+	slurp_file($node->logfile, $log_offset),
+	qr/dagsched catalog in database "postgres" is now version 0\.2; the scheduler carries on/,
+	'and logs that it carries on');
+$node->safe_psql('postgres',
+	"UPDATE dagsched.dag SET paused = true WHERE dag_name = 'ticker'");
 
 my $after = table_digests();
 for my $t (@tables)
