@@ -58,9 +58,28 @@ ifneq ($(CI)$(WERROR),)
 PG_CFLAGS += -Werror
 endif
 
-PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+# PostgreSQL 15 is the version built and tested; Debian puts its pg_config
+# here.  Another one: make PG_CONFIG=/path/to/pg_config
+ifndef PG_CONFIG
+PG_CONFIG := $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+endif
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+else
+# No PGXS yet (postgresql-server-dev-15 missing).  `make demo` and `make test`
+# set the machine up themselves; any other target asks scripts/deps.sh too
+# (as root on Debian it installs what is missing, otherwise it prints the
+# command to run), then starts again with PGXS in place.
+.DEFAULT_GOAL := all
+all install uninstall installcheck clean distclean:
+ifdef DAGSCHED_DEPS_CHECKED
+	@echo "error: no PGXS for $(PG_CONFIG) even after scripts/deps.sh" >&2; exit 1
+else
+	@PG_CONFIG=$(PG_CONFIG) bash scripts/deps.sh build
+	@$(MAKE) $@ DAGSCHED_DEPS_CHECKED=1
+endif
+endif
 
 # the version is compiled in
 src/version.o src/version.bc: dagsched.control

@@ -27,6 +27,11 @@ if [[ -z "${PG_CONFIG:-}" ]]; then
 	fi
 fi
 export PG_CONFIG
+
+# what the build and the demo need, before anything is built: as root on
+# Debian/Ubuntu the missing packages are installed, otherwise the command to
+# install them is printed (scripts/deps.sh)
+bash "$here/scripts/deps.sh" demo
 export PATH="$("$PG_CONFIG" --bindir):$PATH"
 unset MAKEFLAGS MFLAGS MAKELEVEL || true
 

@@ -34,6 +34,11 @@ if [[ -z "${PG_CONFIG:-}" ]]; then
 	fi
 fi
 export PG_CONFIG
+
+# what the build and the tests need, before anything is built: as root on
+# Debian/Ubuntu the missing packages are installed, otherwise the command to
+# install them is printed (scripts/deps.sh)
+bash "$here/scripts/deps.sh" "$([[ -n "${SKIP_TAP:-}" ]] && echo demo || echo test)"
 bindir=$("$PG_CONFIG" --bindir)
 # initdb, pg_ctl, postgres, psql of the version we build against come first
 export PATH="$bindir:$PATH"
