@@ -27,22 +27,41 @@ DATA_built = sql/dagsched--0.2.sql
 EXTRA_CLEAN = sql/dagsched--0.2.sql
 PGFILEDESC = "dagsched - DAG scheduler inside PostgreSQL"
 
-REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
-REGRESS_OPTS = --inputdir=test --outputdir=test \
-	--temp-instance=test/tmp_instance --temp-config=test/dagsched.conf \
-	--dbname=contrib_regression
+DAGSCHED_REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 TAP_TESTS = 1
 
 # isolation tests (test/specs/iso_*.spec -> test/expected/iso_*.out), run by
-# `make installcheck` after pg_regress, on their own throwaway instance with a
-# live scheduler.  The scheduler watches dagsched.database_name
-# (contrib_regression in test/dagsched.conf), so the isolation database must
-# have that name: PGXS appends --dbname=$(ISOLATION_TESTDB), hence the override.
-ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/iso_*.spec)))
+# `make installcheck` after pg_regress, with a live scheduler.  The scheduler
+# watches dagsched.database_name (contrib_regression in test/dagsched.conf),
+# so the isolation database must have that name: PGXS appends
+# --dbname=$(ISOLATION_TESTDB), hence the override.
+DAGSCHED_ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/iso_*.spec)))
+override ISOLATION_TESTDB = contrib_regression
+
+# Where `make installcheck` runs pg_regress and the isolation specs:
+#  - by default (the PGXS convention) on the server already running (PGHOST,
+#    PGPORT, PGUSER as for psql), which must preload the library with
+#    dagsched.database_name = 'contrib_regression' (test/dagsched.conf);
+#  - with TEMP_INSTANCE=1 on throwaway instances configured by
+#    test/dagsched.conf (what `make test` does).
+# The TAP tests (t/*.pl) always start their own clusters.
+ifdef TEMP_INSTANCE
+REGRESS = $(DAGSCHED_REGRESS)
+ISOLATION = $(DAGSCHED_ISOLATION)
+REGRESS_OPTS = --inputdir=test --outputdir=test \
+	--temp-instance=test/tmp_instance --temp-config=test/dagsched.conf \
+	--dbname=contrib_regression
 ISOLATION_OPTS = --inputdir=test --outputdir=test/isolation_output \
 	--temp-instance=test/tmp_isolation --temp-config=test/dagsched.conf \
 	--load-extension=dagsched
-override ISOLATION_TESTDB = contrib_regression
+else
+# (REGRESS and ISOLATION stay unset for PGXS: see installcheck-running-server)
+REGRESS_OPTS = --inputdir=test --outputdir=test --dbname=contrib_regression
+ISOLATION_OPTS = --inputdir=test --outputdir=test/isolation_output \
+	--load-extension=dagsched --dbname=contrib_regression
+EXTRA_CLEAN += test/results test/regression.diffs test/regression.out \
+	test/isolation_output
+endif
 
 # the extension version, one place: default_version in dagsched.control.  The
 # library is built for that catalog version (src/version.c).
@@ -86,6 +105,35 @@ src/version.o src/version.bc: dagsched.control
 
 sql/dagsched--0.2.sql: $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@
+
+# On a running server, pg_regress and the isolation tester each drop and
+# create contrib_regression, which PostgreSQL refuses while the scheduler and
+# idle task workers are connected to it.  So before each of the two, dagsched's
+# own processes in that database are asked to exit (the postmaster restarts
+# the scheduler 5 s later; by then the database is new): PGXS's installcheck
+# recipe runs pg_regress and the isolation tester; here both run as the
+# prerequisite, PGXS's recipe only the TAP tests.
+ifndef TEMP_INSTANCE
+ifneq ($(wildcard $(PGXS)),)
+dagsched_release_db = '$(bindir)/psql' -X -q -At -d postgres -c \
+	"SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity \
+	 WHERE datname = 'contrib_regression' \
+	   AND backend_type IN ('dagsched scheduler', 'dagsched worker')" >/dev/null
+
+installcheck: installcheck-running-server
+
+.PHONY: installcheck-running-server
+installcheck-running-server: submake $(REGRESS_PREP)
+ifneq ($(strip $(DAGSCHED_REGRESS)),)
+	$(dagsched_release_db)
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(DAGSCHED_REGRESS)
+endif
+ifneq ($(strip $(DAGSCHED_ISOLATION)),)
+	$(dagsched_release_db)
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(DAGSCHED_ISOLATION)
+endif
+endif
+endif
 
 .PHONY: test demo
 

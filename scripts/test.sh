@@ -166,7 +166,7 @@ status=0
 # ---------------------------------------------------------------- pg_regress
 if [[ $run_regress -eq 1 ]]; then
 	section "pg_regress (make installcheck)"
-	if ! as_user make installcheck PG_CONFIG="$PG_CONFIG" TAP_TESTS=; then
+	if ! as_user make installcheck PG_CONFIG="$PG_CONFIG" TEMP_INSTANCE=1 TAP_TESTS=; then
 		status=1
 		show_regress_failure
 	fi
@@ -177,7 +177,7 @@ fi
 # ---------------------------------------------------------------- TAP
 if [[ $run_tap -eq 1 ]]; then
 	section "TAP (prove t/*.pl via make installcheck)"
-	if ! as_user make installcheck PG_CONFIG="$PG_CONFIG" REGRESS= ISOLATION=; then
+	if ! as_user make installcheck PG_CONFIG="$PG_CONFIG" TEMP_INSTANCE=1 REGRESS= ISOLATION=; then
 		status=1
 		show_tap_failure
 	fi
