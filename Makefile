@@ -14,6 +14,8 @@ OBJS = \
 	src/shell.o \
 	src/dbtask.o \
 	src/remote.o \
+	src/output.o \
+	src/autocommit.o \
 	src/api.o \
 	src/version.o
 

@@ -7,3 +7,118 @@
 -- ALTER EXTENSION dagsched UPDATE on a 0.1 catalog gives exactly the catalog
 -- CREATE EXTENSION dagsched gives (t/090_upgrade.pl compares the two).
 -- Append each change in the order it is made in sql/parts.
+
+-- issue 14: tasks whose statements run one by one as top-level transactions
+ALTER TABLE dagsched.task ADD COLUMN autocommit boolean NOT NULL DEFAULT false;
+ALTER TABLE dagsched.task_run ADD COLUMN autocommit boolean NOT NULL DEFAULT false;
+
+-- issue 14: migration from pg_cron (sql/parts/85_pg_cron.sql)
+/*
+ * Migration from pg_cron: one DAG per job, holding one autocommit task, so
+ * that what pg_cron ran (VACUUM, procedures that COMMIT) runs here the same
+ * way.  Runs as the caller: cron.job's row-level security shows a
+ * non-superuser only its own jobs.
+ */
+
+-- a pg_cron schedule in dagsched's syntax, or NULL for @reboot
+CREATE FUNCTION dagsched.pg_cron_schedule(schedule text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN s OPERATOR(pg_catalog.=) '@reboot' THEN NULL
+		WHEN s OPERATOR(pg_catalog.=) '@annually' THEN '@yearly'
+		WHEN s OPERATOR(pg_catalog.=) '@midnight' THEN '@daily'
+		-- pg_cron writes the last day of the month as $, dagsched as L
+		WHEN s OPERATOR(pg_catalog.~) '^\S+\s+\S+\s+\S*\$' THEN
+			pg_catalog.regexp_replace(s, '^(\S+\s+\S+\s+\S*)\$', '\1L')
+		ELSE s END
+	FROM (SELECT pg_catalog.btrim(schedule) AS s) AS x
+$$;
+
+COMMENT ON FUNCTION dagsched.pg_cron_schedule(text) IS
+'a pg_cron schedule written in dagsched''s syntax ($ for the last day becomes L, @annually @yearly, @midnight @daily); NULL for @reboot, which has no equivalent';
+
+CREATE FUNCTION dagsched.import_pg_cron(deactivate boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	job			record;
+	dag			text;
+	tz			text;
+	sched		text;
+	created		integer := 0;
+BEGIN
+	IF pg_catalog.to_regclass('cron.job') IS NULL THEN
+		RAISE EXCEPTION 'pg_cron is not installed in database "%"',
+			pg_catalog.current_database()
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Call import_pg_cron() in the database that holds both pg_cron''s jobs (cron.database_name) and dagsched''s catalog (dagsched.database_name).';
+	END IF;
+
+	-- checked first: switching jobs off after creating DAGs must not fail
+	IF deactivate AND NOT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_proc p
+		 WHERE p.pronamespace OPERATOR(pg_catalog.=) 'cron'::regnamespace
+		   AND p.proname OPERATOR(pg_catalog.=) 'alter_job'
+		   AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')) THEN
+		RAISE EXCEPTION 'permission denied to switch off pg_cron jobs'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'import_pg_cron() switches the imported jobs off with cron.alter_job(), which role "' OPERATOR(pg_catalog.||) current_user OPERATOR(pg_catalog.||) '" may not execute.',
+				  HINT = 'GRANT EXECUTE ON FUNCTION cron.alter_job to the role, or call import_pg_cron(deactivate => false) and unschedule the jobs yourself in the same transaction.';
+	END IF;
+
+	-- pg_cron >= 1.5 reads schedules in cron.timezone; earlier ones in GMT
+	tz := coalesce(nullif(pg_catalog.current_setting('cron.timezone', true), ''),
+				   'GMT');
+
+	FOR job IN
+		SELECT j.jobid, j.jobname, j.schedule, j.command, j.database,
+			   j.username, j.active
+		  FROM cron.job j ORDER BY j.jobid
+	LOOP
+		dag := 'pg_cron_' OPERATOR(pg_catalog.||)
+			coalesce(job.jobname, job.jobid::text);
+		CONTINUE WHEN EXISTS (SELECT 1 FROM dagsched.dag d
+							   WHERE d.dag_name OPERATOR(pg_catalog.=) dag);
+		sched := dagsched.pg_cron_schedule(job.schedule);
+		IF sched IS NULL THEN
+			RAISE NOTICE 'pg_cron job % runs @reboot: DAG "%" has no schedule and runs only when triggered',
+				job.jobid, dag;
+		END IF;
+
+		BEGIN
+			INSERT INTO dagsched.dag (dag_name, schedule, timezone, paused,
+									  owner, description)
+			VALUES (dag, sched, tz, NOT job.active, job.username,
+					'imported from pg_cron job ' OPERATOR(pg_catalog.||) job.jobid
+					OPERATOR(pg_catalog.||) ' (schedule '
+					OPERATOR(pg_catalog.||) pg_catalog.quote_literal(job.schedule)
+					OPERATOR(pg_catalog.||) ')');
+			INSERT INTO dagsched.task (dag_name, task_name, command, database,
+									   autocommit)
+			VALUES (dag, 'job', job.command,
+					CASE WHEN job.database OPERATOR(pg_catalog.<>)
+							  pg_catalog.current_database()
+						 THEN job.database END,
+					true);
+		EXCEPTION WHEN OTHERS THEN
+			RAISE EXCEPTION 'cannot import pg_cron job % as DAG "%": %',
+				job.jobid, dagsched.shorten(dag), SQLERRM
+				USING ERRCODE = SQLSTATE,
+					  HINT = 'Change or unschedule the job in pg_cron, then call import_pg_cron() again; nothing was imported.';
+		END;
+
+		IF deactivate AND job.active THEN
+			PERFORM cron.alter_job(job.jobid, active => false);
+		END IF;
+		created := created OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	RETURN created;
+END
+$$;
+
+COMMENT ON FUNCTION dagsched.import_pg_cron(boolean) IS
+'one DAG pg_cron_<jobname> (or pg_cron_<jobid>) per pg_cron job the caller can see, with one autocommit task "job", the job''s schedule, database and user, paused if the job is inactive; with deactivate, the imported jobs are switched off in pg_cron in the same transaction; jobs imported before are skipped; returns how many DAGs it created';

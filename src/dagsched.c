@@ -29,6 +29,7 @@ int			DagschedMaxWorkers = 8;
 int			DagschedHistoryRetention = 30 * 24 * 3600;
 int			DagschedWorkerIdleTimeout = 60;
 bool		DagschedLogTasks = false;
+int			DagschedMaxCommandSize = 1024 * 1024;
 
 char	   *DagschedCtxRunId = NULL;
 char	   *DagschedCtxLogicalTime = NULL;
@@ -85,6 +86,13 @@ _PG_init(void)
 							 "Failures are always logged.",
 							 &DagschedLogTasks, false, PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dagsched.max_command_size",
+							"Largest command a task may hold.",
+							"Checked when a task is written.  Longer code belongs in a function or procedure the task calls.",
+							&DagschedMaxCommandSize, 1024 * 1024, 1024,
+							256 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
 
 	define_context_setting("dagsched.run_id", "Run of the task being run.",
 						   &DagschedCtxRunId);

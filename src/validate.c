@@ -32,6 +32,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -39,9 +40,12 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
+#include "parser/parser.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -53,6 +57,7 @@
 #include "utils/timestamp.h"
 
 #include "cron.h"
+#include "dagsched.h"
 #include "validate.h"
 
 PG_FUNCTION_INFO_V1(dagsched_dag_check);
@@ -225,8 +230,12 @@ val_quote(const char *name)
 					pnstrdup(name, pg_mbcliplen(name, len, VAL_QUOTE_LEN)));
 }
 
+/*
+ * A name's length: it keys hash tables and indexes, so even the names of
+ * rows stored before a rule was added must fit.
+ */
 static void
-val_check_name(bool is_dag, const char *name)
+val_check_name_length(bool is_dag, const char *name)
 {
 	int			len = strlen(name);
 
@@ -246,6 +255,63 @@ val_check_name(bool is_dag, const char *name)
 				 errmsg("task name \"%s\" is too long", val_quote(name)),
 				 errdetail("Names are at most %d bytes long; this one has %d.",
 						   DAGSCHED_MAX_NAME_LEN, len)));
+}
+
+/* A name as a message can show it: control characters written as escapes */
+static char *
+val_printable(const char *name)
+{
+	StringInfoData buf;
+	const char *p;
+
+	initStringInfo(&buf);
+	for (p = name; *p; p++)
+	{
+		if (*p == '\n')
+			appendStringInfoString(&buf, "\\n");
+		else if (*p == '\r')
+			appendStringInfoString(&buf, "\\r");
+		else if (*p == '\t')
+			appendStringInfoString(&buf, "\\t");
+		else if (iscntrl((unsigned char) *p))
+			appendStringInfo(&buf, "\\x%02x", (unsigned char) *p);
+		else
+			appendStringInfoChar(&buf, *p);
+	}
+	return buf.data;
+}
+
+/*
+ * A new name, as users will type and read it: no spaces at either end (a
+ * name of only spaces looks empty in every listing, and 'load ' is not
+ * 'load') and no control characters (a newline breaks every listing and
+ * log line that shows it).
+ */
+static void
+val_check_name(bool is_dag, const char *name)
+{
+	int			len = strlen(name);
+	const char *what = is_dag ? "DAG" : "task";
+	int			i;
+
+	val_check_name_length(is_dag, name);
+
+	if (isspace((unsigned char) name[0]) ||
+		isspace((unsigned char) name[len - 1]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("%s name \"%s\" begins or ends with white space",
+						what, val_printable(name)),
+				 errhint("Remove the spaces at the ends of the name.")));
+
+	for (i = 0; i < len; i++)
+		if (iscntrl((unsigned char) name[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("%s name \"%s\" contains a control character",
+							what, val_printable(name)),
+					 errdetail("Byte %d of the name is 0x%02x; names are printable text.",
+							   i + 1, (unsigned char) name[i])));
 }
 
 /* Whether a role may own a DAG with shell tasks. */
@@ -395,158 +461,196 @@ val_dag_context(void *arg)
 	errcontext("checking DAG \"%s\"", (const char *) arg);
 }
 
-/*
- * dagsched_dag_check: BEFORE INSERT OR UPDATE FOR EACH ROW on dagsched.dag
- *
- * On UPDATE only changed values are checked, so that the scheduler's plain
- * UPDATEs of next_run_at keep working for a DAG whose owner role was dropped
- * or whose schedule a later parser would refuse.
- */
-Datum
-dagsched_dag_check(PG_FUNCTION_ARGS)
+/* The row a BEFORE ROW trigger was given, and what it fired for. */
+typedef struct ValRow
+{
+	Relation	rel;
+	TupleDesc	tupdesc;
+	HeapTuple	newtup;			/* NULL on DELETE */
+	HeapTuple	oldtup;			/* NULL on INSERT */
+	bool		is_insert;
+} ValRow;
+
+static void
+val_row_from_trigger(FunctionCallInfo fcinfo, const char *fname,
+					 bool allow_delete, ValRow *row)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	tupdesc;
-	HeapTuple	newtup;
-	HeapTuple	oldtup = NULL;
-	bool		is_insert;
-	char	   *dag_name;
-	char	   *schedule;
-	char	   *timezone;
-	bool		paused = false;
-	bool		paused_null;
-	bool		schedule_changed;
-	bool		timezone_changed;
-	bool		paused_changed;
-	bool		isnull;
-	Datum		d;
-	char	   *owner = NULL;
-	char	   *old_owner = NULL;
-	CronSchedule sched;
-	ErrorContextCallback errcallback;
+	TriggerEvent event;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		elog(ERROR, "dagsched_dag_check: must be fired BEFORE INSERT OR UPDATE FOR EACH ROW");
+		(!allow_delete && TRIGGER_FIRED_BY_DELETE(trigdata->tg_event)))
+		elog(ERROR, "%s: must be fired BEFORE INSERT OR UPDATE%s FOR EACH ROW",
+			 fname, allow_delete ? " OR DELETE" : "");
 
-	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	is_insert = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
-	if (is_insert)
-		newtup = trigdata->tg_trigtuple;
+	event = trigdata->tg_event;
+	row->rel = trigdata->tg_relation;
+	row->tupdesc = RelationGetDescr(row->rel);
+	row->is_insert = TRIGGER_FIRED_BY_INSERT(event);
+	row->oldtup = row->is_insert ? NULL : trigdata->tg_trigtuple;
+	if (TRIGGER_FIRED_BY_DELETE(event))
+		row->newtup = NULL;
 	else
+		row->newtup = row->is_insert ? trigdata->tg_trigtuple :
+			trigdata->tg_newtuple;
+}
+
+/* Whether column "colname" is being set: always on INSERT, else if changed */
+static bool
+val_col_changed(const ValRow *row, const char *colname)
+{
+	int			attnum;
+	Form_pg_attribute att;
+	bool		new_null;
+	bool		old_null;
+	Datum		new_value;
+	Datum		old_value;
+
+	if (row->is_insert)
+		return true;
+	attnum = SPI_fnumber(row->tupdesc, colname);
+	if (attnum <= 0)
+		return false;			/* a catalog older than this library */
+	att = TupleDescAttr(row->tupdesc, attnum - 1);
+	new_value = heap_getattr(row->newtup, attnum, row->tupdesc, &new_null);
+	old_value = heap_getattr(row->oldtup, attnum, row->tupdesc, &old_null);
+	if (new_null || old_null)
+		return new_null != old_null;
+	return !datumIsEqual(old_value, new_value, att->attbyval, att->attlen);
+}
+
+/* Value of a name column as a C string, or NULL. */
+static char *
+val_get_name(HeapTuple tuple, TupleDesc tupdesc, const char *colname)
+{
+	bool		isnull;
+	Datum		d = val_get_datum(tuple, tupdesc, colname, &isnull);
+
+	return isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
+}
+
+/*
+ * Value of a boolean column; "dflt" when NULL or when the column does not
+ * exist yet (the library is loaded before ALTER EXTENSION UPDATE adds it).
+ */
+static bool
+val_get_bool(HeapTuple tuple, TupleDesc tupdesc, const char *colname,
+			 bool dflt)
+{
+	int			attnum = SPI_fnumber(tupdesc, colname);
+	bool		isnull;
+	Datum		d;
+
+	if (attnum <= 0)
+		return dflt;
+	d = heap_getattr(tuple, attnum, tupdesc, &isnull);
+	return isnull ? dflt : DatumGetBool(d);
+}
+
+/* Shell tasks already in the DAG must stay runnable by a new owner. */
+static void
+val_dag_check_keeps_shell(const ValRow *row, const char *dag_name,
+						  const char *owner, Oid roleid)
+{
+	bool		has_shell;
+
+	if (row->is_insert || val_may_run_shell(roleid))
+		return;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	val_run_query(row->rel,
+				  "SELECT 1 FROM dagsched.task "
+				  "WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+				  "AND kind OPERATOR(pg_catalog.=) 'shell' LIMIT 1",
+				  val_get_text(row->oldtup, row->tupdesc, "dag_name"), false);
+	has_shell = SPI_processed > 0;
+	SPI_finish();
+
+	if (has_shell)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" cannot own DAG \"%s\"", owner, dag_name),
+				 errdetail("The DAG has shell tasks, and role \"%s\" is neither a superuser nor a member of pg_execute_server_program.",
+						   owner)));
+}
+
+/* A role being made the owner of a DAG: it exists, and the caller may. */
+static void
+val_dag_check_new_owner(const ValRow *row, const char *dag_name,
+						const char *owner)
+{
+	Oid			roleid = get_role_oid(owner, true);
+
+	if (!OidIsValid(roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" does not exist", owner),
+				 errdetail("The owner of DAG \"%s\" must be an existing role.",
+						   dag_name)));
+	if (!superuser())
 	{
-		oldtup = trigdata->tg_trigtuple;
-		newtup = trigdata->tg_newtuple;
+		if (superuser_arg(roleid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to make superuser \"%s\" the owner of DAG \"%s\"",
+							owner, dag_name),
+					 errdetail("Only a superuser can give a DAG to a superuser.")));
+		if (!is_member_of_role(GetUserId(), roleid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to make role \"%s\" the owner of DAG \"%s\"",
+							owner, dag_name),
+					 errdetail("Only members of role \"%s\" can give it a DAG.",
+							   owner)));
 	}
+	val_dag_check_keeps_shell(row, dag_name, owner, roleid);
+}
 
-	/* NULLs in NOT NULL columns are left for the constraint to report */
-	dag_name = val_get_text(newtup, tupdesc, "dag_name");
-	if (dag_name == NULL)
-		return PointerGetDatum(newtup);
+/* The caller may change the DAG as it was, and give it the owner it names. */
+static void
+val_dag_check_owner(const ValRow *row, const char *dag_name)
+{
+	char	   *owner = val_get_name(row->newtup, row->tupdesc, "owner");
 
-	if (is_insert ||
-		!val_str_equal(dag_name, val_get_text(oldtup, tupdesc, "dag_name")))
-		val_check_name(true, dag_name);
-
-	d = val_get_datum(newtup, tupdesc, "owner", &isnull);
-	if (!isnull)
-		owner = pstrdup(NameStr(*DatumGetName(d)));
-	if (!is_insert)
+	if (!row->is_insert)
 	{
-		d = val_get_datum(oldtup, tupdesc, "owner", &isnull);
-		if (!isnull)
-			old_owner = pstrdup(NameStr(*DatumGetName(d)));
+		char	   *old_owner = val_get_name(row->oldtup, row->tupdesc,
+											 "owner");
+
 		if (old_owner != NULL)
-			val_check_may_modify(val_get_text(oldtup, tupdesc, "dag_name"),
+			val_check_may_modify(val_get_text(row->oldtup, row->tupdesc,
+											  "dag_name"),
 								 get_role_oid(old_owner, true), old_owner);
 	}
 
-	if (owner != NULL && (is_insert || !val_str_equal(owner, old_owner)))
-	{
-		Oid			roleid = get_role_oid(owner, true);
+	if (owner != NULL && val_col_changed(row, "owner"))
+		val_dag_check_new_owner(row, dag_name, owner);
+}
 
-		if (!OidIsValid(roleid))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("role \"%s\" does not exist", owner),
-					 errdetail("The owner of DAG \"%s\" must be an existing role.",
-							   dag_name)));
-		if (!superuser())
-		{
-			if (superuser_arg(roleid))
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("permission denied to make superuser \"%s\" the owner of DAG \"%s\"",
-								owner, dag_name),
-						 errdetail("Only a superuser can give a DAG to a superuser.")));
-			if (!is_member_of_role(GetUserId(), roleid))
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("permission denied to make role \"%s\" the owner of DAG \"%s\"",
-								owner, dag_name),
-						 errdetail("Only members of role \"%s\" can give it a DAG.",
-								   owner)));
-		}
-
-		/* shell tasks already in the DAG must stay runnable by the owner */
-		if (!is_insert && !val_may_run_shell(roleid))
-		{
-			bool		has_shell;
-
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			val_run_query(trigdata->tg_relation,
-						  "SELECT 1 FROM dagsched.task "
-						  "WHERE dag_name OPERATOR(pg_catalog.=) $1 "
-						  "AND kind OPERATOR(pg_catalog.=) 'shell' LIMIT 1",
-						  val_get_text(oldtup, tupdesc, "dag_name"), false);
-			has_shell = SPI_processed > 0;
-			SPI_finish();
-
-			if (has_shell)
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("role \"%s\" cannot own DAG \"%s\"",
-								owner, dag_name),
-						 errdetail("The DAG has shell tasks, and role \"%s\" is neither a superuser nor a member of pg_execute_server_program.",
-								   owner)));
-		}
-	}
-
-	d = val_get_datum(newtup, tupdesc, "max_active_runs", &isnull);
-	if (!isnull && DatumGetInt32(d) < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid max_active_runs \"%d\" for DAG \"%s\"",
-						DatumGetInt32(d), dag_name),
-				 errdetail("A DAG must be allowed at least one active run.")));
-
-	schedule = val_get_text(newtup, tupdesc, "schedule");
-	timezone = val_get_text(newtup, tupdesc, "timezone");
-	d = val_get_datum(newtup, tupdesc, "paused", &paused_null);
-	if (!paused_null)
-		paused = DatumGetBool(d);
-
-	if (is_insert)
-		schedule_changed = timezone_changed = paused_changed = true;
-	else
-	{
-		bool		old_paused_null;
-		Datum		old_paused;
-
-		schedule_changed =
-			!val_str_equal(schedule, val_get_text(oldtup, tupdesc, "schedule"));
-		timezone_changed =
-			!val_str_equal(timezone, val_get_text(oldtup, tupdesc, "timezone"));
-		old_paused = val_get_datum(oldtup, tupdesc, "paused", &old_paused_null);
-		paused_changed = paused_null || old_paused_null ||
-			DatumGetBool(old_paused) != paused;
-	}
+/*
+ * Check a new schedule or timezone, and recompute next_run_at when what it
+ * depends on changed: the scheduler advances next_run_at itself with plain
+ * UPDATEs, which must not move it.
+ */
+static HeapTuple
+val_dag_schedule(const ValRow *row, const char *dag_name)
+{
+	HeapTuple	newtup = row->newtup;
+	char	   *schedule = val_get_text(newtup, row->tupdesc, "schedule");
+	char	   *timezone = val_get_text(newtup, row->tupdesc, "timezone");
+	bool		paused_null;
+	Datum		d = val_get_datum(newtup, row->tupdesc, "paused", &paused_null);
+	bool		paused = !paused_null && DatumGetBool(d);
+	bool		schedule_changed = val_col_changed(row, "schedule");
+	bool		timezone_changed = val_col_changed(row, "timezone");
+	CronSchedule sched;
+	ErrorContextCallback errcallback;
 
 	errcallback.callback = val_dag_context;
-	errcallback.arg = dag_name;
+	errcallback.arg = (void *) dag_name;
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
@@ -555,14 +659,11 @@ dagsched_dag_check(PG_FUNCTION_ARGS)
 	if (timezone != NULL && timezone_changed)
 		(void) CronLookupTimezone(timezone);
 
-	/*
-	 * Recompute the next tick only when what it depends on changed: the
-	 * scheduler advances next_run_at itself with plain UPDATEs.
-	 */
-	if ((schedule_changed || timezone_changed || paused_changed) &&
+	if ((schedule_changed || timezone_changed ||
+		 val_col_changed(row, "paused")) &&
 		timezone != NULL && !paused_null)
 	{
-		int			col = SPI_fnumber(tupdesc, "next_run_at");
+		int			col = SPI_fnumber(row->tupdesc, "next_run_at");
 		Datum		value = (Datum) 0;
 		bool		value_null = true;
 		TimestampTz next;
@@ -578,19 +679,70 @@ dagsched_dag_check(PG_FUNCTION_ARGS)
 				value_null = false;
 			}
 		}
-		newtup = heap_modify_tuple_by_cols(newtup, tupdesc, 1, &col,
+		newtup = heap_modify_tuple_by_cols(newtup, row->tupdesc, 1, &col,
 										   &value, &value_null);
 	}
 
 	error_context_stack = errcallback.previous;
+	return newtup;
+}
 
-	return PointerGetDatum(newtup);
+/*
+ * dagsched_dag_check: BEFORE INSERT OR UPDATE FOR EACH ROW on dagsched.dag
+ *
+ * On UPDATE only changed values are checked, so that the scheduler's plain
+ * UPDATEs of next_run_at keep working for a DAG whose owner role was dropped
+ * or whose schedule a later parser would refuse.
+ */
+Datum
+dagsched_dag_check(PG_FUNCTION_ARGS)
+{
+	ValRow		row;
+	char	   *dag_name;
+	bool		isnull;
+	Datum		d;
+
+	val_row_from_trigger(fcinfo, "dagsched_dag_check", false, &row);
+
+	/* NULLs in NOT NULL columns are left for the constraint to report */
+	dag_name = val_get_text(row.newtup, row.tupdesc, "dag_name");
+	if (dag_name == NULL)
+		return PointerGetDatum(row.newtup);
+
+	if (val_col_changed(&row, "dag_name"))
+		val_check_name(true, dag_name);
+
+	val_dag_check_owner(&row, dag_name);
+
+	d = val_get_datum(row.newtup, row.tupdesc, "max_active_runs", &isnull);
+	if (!isnull && DatumGetInt32(d) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid max_active_runs \"%d\" for DAG \"%s\"",
+						DatumGetInt32(d), dag_name),
+				 errdetail("A DAG must be allowed at least one active run.")));
+
+	return PointerGetDatum(val_dag_schedule(&row, dag_name));
 }
 
 
 /*
  * dagsched_task_check helpers
  */
+
+/* One dagsched.task row being written, with what the checks need of it. */
+typedef struct ValTask
+{
+	ValRow		row;
+	char	   *dag_name;
+	char	   *task_name;
+	char	   *old_dag_name;	/* NULL on INSERT */
+	char	   *old_task_name;
+	char	   *kind;			/* NULL: left for NOT NULL to report */
+	bool		is_shell;
+	bool		autocommit;
+	bool		remote;			/* conninfo set: runs on another server */
+} ValTask;
 
 static int
 val_cmp_cstring(const void *a, const void *b)
@@ -692,214 +844,530 @@ val_is_blank(const char *s)
 	return true;
 }
 
+
 /*
- * dagsched_task_check: BEFORE INSERT OR UPDATE OR DELETE FOR EACH ROW on
- * dagsched.task
- *
- * Checks one row and marks its DAG for the graph check at commit.
+ * The command, checked when written
  */
-Datum
-dagsched_task_check(PG_FUNCTION_ARGS)
+
+/* The text of statement "stmt" of "command", cut to fit in a message. */
+static char *
+val_statement_text(const char *command, const RawStmt *stmt)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	TupleDesc	tupdesc;
-	HeapTuple	newtup;
-	HeapTuple	oldtup = NULL;
-	bool		is_insert;
-	char	   *dag_name;
-	char	   *task_name;
-	char	   *old_dag_name = NULL;
-	char	   *old_task_name = NULL;
-	char	   *kind;
-	char	   *command;
-	char	   *rule;
-	bool		isnull;
-	Datum		d;
+	const char *start = command + stmt->stmt_location;
+	int			len = stmt->stmt_len > 0 ? stmt->stmt_len : strlen(start);
+	char	   *text;
 	int			i;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
-		elog(ERROR, "dagsched_task_check: must be fired BEFORE FOR EACH ROW");
+	while (len > 0 && isspace((unsigned char) *start))
+		start++, len--;
+	if (len > VAL_QUOTE_LEN)
+		text = psprintf("%s...",
+						pnstrdup(start, pg_mbcliplen(start, len,
+													 VAL_QUOTE_LEN)));
+	else
+		text = pnstrdup(start, len);
+	for (i = 0; text[i]; i++)
+		if (iscntrl((unsigned char) text[i]))
+			text[i] = ' ';
+	return text;
+}
 
-	rel = trigdata->tg_relation;
-	tupdesc = RelationGetDescr(rel);
-	is_insert = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
+/*
+ * Where the parser stopped, as psql shows it: the line of the command
+ * (a window of it, if long) and a caret under the character.  "pos" counts
+ * characters from 1, as the parser's error position does.
+ */
+static char *
+val_error_position(const char *command, int pos)
+{
+	const char *line = command;
+	const char *p = command;
+	const char *end;
+	int			lineno = 1;
+	int			col = 1;
+	int			skip;
+	StringInfoData buf;
 
-	if (!is_insert)
+	for (; *p && pos > 1; pos--)
 	{
-		oldtup = trigdata->tg_trigtuple;
-		old_dag_name = val_get_text(oldtup, tupdesc, "dag_name");
-		old_task_name = val_get_text(oldtup, tupdesc, "task_name");
-	}
-
-	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-	{
-		if (!superuser())
+		if (*p == '\n')
 		{
-			char	   *owner;
-			bool		found;
-			Oid			ownerid = val_lookup_dag_owner(rel, old_dag_name,
-													   &owner, &found);
-
-			/* a DAG already gone is a cascaded delete */
-			if (found)
-				val_check_may_modify(old_dag_name, ownerid, owner);
+			line = p + 1;
+			lineno++;
+			col = 0;
 		}
-		val_mark_dirty(old_dag_name, old_task_name, "delete");
-		return PointerGetDatum(oldtup);
+		p += pg_mblen(p);
+		col++;
 	}
 
-	newtup = is_insert ? trigdata->tg_trigtuple : trigdata->tg_newtuple;
+	/* show at most VAL_QUOTE_LEN characters, the caret within them */
+	for (skip = Max(col - VAL_QUOTE_LEN / 2, 1); skip > 1; skip--, col--)
+		line += pg_mblen(line);
+	for (end = line; *end && *end != '\n' && end - line < VAL_QUOTE_LEN * 4;)
+		end += pg_mblen(end);
 
-	/* NULLs in NOT NULL columns are left for the constraints to report */
-	dag_name = val_get_text(newtup, tupdesc, "dag_name");
-	task_name = val_get_text(newtup, tupdesc, "task_name");
-	if (dag_name == NULL || task_name == NULL)
-		return PointerGetDatum(newtup);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "Line %d of the command:\n", lineno);
+	appendBinaryStringInfo(&buf, line,
+						   pg_mbcliplen(line, end - line, VAL_QUOTE_LEN));
+	appendStringInfoChar(&buf, '\n');
+	appendStringInfoSpaces(&buf, col - 1);
+	appendStringInfoChar(&buf, '^');
+	return buf.data;
+}
 
-	/* the DAG name keys the dirty set, so it must fit even if unknown */
-	val_check_name(true, dag_name);
-	if (is_insert || !val_str_equal(task_name, old_task_name))
-		val_check_name(false, task_name);
+/*
+ * Parse "command" with the raw parser: its grammar only, so nothing runs
+ * and no object it names needs to exist yet.  A syntax error becomes an
+ * error about the task, with the parser's message and position.
+ */
+static List *
+val_parse_command(const ValTask *t, const char *command)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *volatile stmts = NIL;
+	ErrorData  *edata = NULL;
+	int			category;
 
-	kind = val_get_text(newtup, tupdesc, "kind");
-	if (kind != NULL && strcmp(kind, "sql") != 0 && strcmp(kind, "shell") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid kind \"%s\" for task \"%s\" of DAG \"%s\"",
-						val_quote(kind), task_name, dag_name),
-				 errdetail("A task's kind is \"sql\" or \"shell\".")));
+	PG_TRY();
+	{
+		stmts = raw_parser(command, RAW_PARSE_DEFAULT);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
 
-	command = val_get_text(newtup, tupdesc, "command");
-	if (command != NULL && val_is_blank(command))
+	if (edata == NULL)
+		return stmts;
+
+	/* a cancel or an out-of-memory is not the command's fault */
+	category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+	if (category != ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION &&
+		category != ERRCODE_DATA_EXCEPTION &&
+		edata->sqlerrcode != ERRCODE_STATEMENT_TOO_COMPLEX)
+		ReThrowError(edata);
+
+	ereport(ERROR,
+			(errcode(edata->sqlerrcode),
+			 errmsg("command of task \"%s\" of DAG \"%s\" is not valid SQL: %s",
+					t->task_name, t->dag_name, edata->message),
+			 edata->cursorpos > 0 ?
+			 errdetail("%s", val_error_position(command, edata->cursorpos)) : 0,
+			 errhint("Commands are parsed when a task is written; nothing of them runs until the task does.")));
+	return NIL;					/* keep the compiler quiet */
+}
+
+/* "REINDEX" forms that manage their own transactions, or NULL. */
+static const char *
+val_reindex_own_transaction(const ReindexStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->params)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "concurrently") == 0 && defGetBoolean(opt))
+			return "REINDEX CONCURRENTLY";
+	}
+	switch (stmt->kind)
+	{
+		case REINDEX_OBJECT_SCHEMA:
+			return "REINDEX SCHEMA";
+		case REINDEX_OBJECT_SYSTEM:
+			return "REINDEX SYSTEM";
+		case REINDEX_OBJECT_DATABASE:
+			return "REINDEX DATABASE";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * The name of the statement if PostgreSQL refuses to run it inside a
+ * transaction block or a function (PreventInTransactionBlock), or if SPI
+ * refuses it (transaction control); NULL if it can run inside a task's
+ * transaction.  Decided from the parse tree alone.
+ */
+static const char *
+val_own_transaction_statement(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_VacuumStmt:
+			return ((VacuumStmt *) stmt)->is_vacuumcmd ? "VACUUM" : NULL;
+		case T_IndexStmt:
+			return ((IndexStmt *) stmt)->concurrent ?
+				"CREATE INDEX CONCURRENTLY" : NULL;
+		case T_DropStmt:
+			return ((DropStmt *) stmt)->concurrent ?
+				"DROP INDEX CONCURRENTLY" : NULL;
+		case T_ReindexStmt:
+			return val_reindex_own_transaction((ReindexStmt *) stmt);
+		case T_ClusterStmt:
+			return ((ClusterStmt *) stmt)->relation == NULL ?
+				"CLUSTER without a table name" : NULL;
+		case T_CreatedbStmt:
+			return "CREATE DATABASE";
+		case T_DropdbStmt:
+			return "DROP DATABASE";
+		case T_CreateTableSpaceStmt:
+			return "CREATE TABLESPACE";
+		case T_DropTableSpaceStmt:
+			return "DROP TABLESPACE";
+		case T_AlterSystemStmt:
+			return "ALTER SYSTEM";
+		case T_DiscardStmt:
+			return ((DiscardStmt *) stmt)->target == DISCARD_ALL ?
+				"DISCARD ALL" : NULL;
+		case T_TransactionStmt:
+			return GetCommandTagName(CreateCommandTag(stmt));
+		default:
+			return NULL;
+	}
+}
+
+/* Whether the statement changes the role the session runs as. */
+static bool
+val_sets_role(Node *stmt)
+{
+	VariableSetStmt *set;
+
+	if (!IsA(stmt, VariableSetStmt))
+		return false;
+	set = (VariableSetStmt *) stmt;
+	return set->name != NULL &&
+		(strcmp(set->name, "role") == 0 ||
+		 strcmp(set->name, "session_authorization") == 0);
+}
+
+/*
+ * A task that is one transaction (autocommit = false) cannot hold
+ * statements that need a transaction of their own, nor switch roles: it
+ * runs as the DAG's owner, inside the worker's transaction.
+ */
+static void
+val_check_one_transaction(const ValTask *t, const char *command, List *stmts)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmts)
+	{
+		RawStmt    *raw = lfirst_node(RawStmt, lc);
+		const char *what = val_own_transaction_statement(raw->stmt);
+
+		if (what != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+					 errmsg("%s cannot run inside the transaction of task \"%s\" of DAG \"%s\"",
+							what, t->task_name, t->dag_name),
+					 errdetail("Statement %d of the command is \"%s\"; the task runs as one transaction because its autocommit is false.",
+							   foreach_current_index(lc) + 1,
+							   val_statement_text(command, raw)),
+					 errhint("Set autocommit = true for this task: its statements then run one by one, each in its own transaction, as psql runs them.")));
+		if (val_sets_role(raw->stmt))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("task \"%s\" of DAG \"%s\" cannot change its role",
+							t->task_name, t->dag_name),
+					 errdetail("Statement %d of the command is \"%s\"; a task runs as its DAG's owner, and inside the task's transaction that role is fixed.",
+							   foreach_current_index(lc) + 1,
+							   val_statement_text(command, raw)),
+					 errhint("Make the role the DAG's owner, or set autocommit = true: the statements then run in a session of the owner, where SET ROLE works as in psql.")));
+	}
+}
+
+/*
+ * The command: not blank, not larger than dagsched.max_command_size, and,
+ * for SQL run on this server, valid SQL that fits how the task runs.
+ * Commands for other servers (conninfo) are not parsed: that server's
+ * PostgreSQL may speak a newer grammar.
+ */
+static void
+val_task_check_command(const ValTask *t)
+{
+	char	   *command = val_get_text(t->row.newtup, t->row.tupdesc,
+									   "command");
+	List	   *stmts;
+	Size		len;
+
+	if (command == NULL)
+		return;
+	if (val_is_blank(command))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("command of task \"%s\" of DAG \"%s\" is empty",
-						task_name, dag_name),
+						t->task_name, t->dag_name),
 				 errdetail("A task needs an SQL command or a shell command line to run.")));
 
-	rule = val_get_text(newtup, tupdesc, "trigger_rule");
-	if (rule != NULL)
-	{
-		for (i = 0; i < lengthof(val_trigger_rules); i++)
-			if (strcmp(rule, val_trigger_rules[i]) == 0)
-				break;
-		if (i == lengthof(val_trigger_rules))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid trigger_rule \"%s\" for task \"%s\" of DAG \"%s\"",
-							val_quote(rule), task_name, dag_name),
-					 errdetail("Valid trigger rules are all_success, all_done, all_failed, one_success, one_failed and none_failed.")));
-	}
+	len = strlen(command);
+	if (len > (Size) DagschedMaxCommandSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("command of task \"%s\" of DAG \"%s\" is too long",
+						t->task_name, t->dag_name),
+				 errdetail("It has %zu bytes; dagsched.max_command_size allows %d.",
+						   len, DagschedMaxCommandSize),
+				 errhint("Move the code into a function or procedure and call it from the task.")));
 
-	d = val_get_datum(newtup, tupdesc, "retries", &isnull);
+	if (t->is_shell || t->remote || t->kind == NULL)
+		return;
+
+	stmts = val_parse_command(t, command);
+	if (stmts == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("command of task \"%s\" of DAG \"%s\" holds no statement",
+						t->task_name, t->dag_name),
+				 errdetail("It holds only comments or semicolons.")));
+	if (!t->autocommit)
+		val_check_one_transaction(t, command, stmts);
+}
+
+/* autocommit is how this server runs SQL; nothing else has it. */
+static void
+val_task_check_autocommit(const ValTask *t)
+{
+	if (!t->autocommit)
+		return;
+	if (t->is_shell)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("shell task \"%s\" of DAG \"%s\" cannot have autocommit = true",
+						t->task_name, t->dag_name),
+				 errdetail("autocommit says how the SQL statements of a task run; a shell command has none.")));
+	if (t->remote)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("task \"%s\" of DAG \"%s\" cannot have both conninfo and autocommit = true",
+						t->task_name, t->dag_name),
+				 errdetail("Statements one by one, each in its own transaction, run only on this server."),
+				 errhint("Run the statements in a task without conninfo and with database set, or as a shell task running psql.")));
+}
+
+/* kind and trigger_rule name known values. */
+static void
+val_task_check_kind_and_rule(const ValTask *t)
+{
+	char	   *rule = val_get_text(t->row.newtup, t->row.tupdesc,
+									"trigger_rule");
+	int			i;
+
+	if (t->kind != NULL && strcmp(t->kind, "sql") != 0 && !t->is_shell)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid kind \"%s\" for task \"%s\" of DAG \"%s\"",
+						val_quote(t->kind), t->task_name, t->dag_name),
+				 errdetail("A task's kind is \"sql\" or \"shell\".")));
+
+	if (rule == NULL)
+		return;
+	for (i = 0; i < lengthof(val_trigger_rules); i++)
+		if (strcmp(rule, val_trigger_rules[i]) == 0)
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid trigger_rule \"%s\" for task \"%s\" of DAG \"%s\"",
+					val_quote(rule), t->task_name, t->dag_name),
+			 errdetail("Valid trigger rules are all_success, all_done, all_failed, one_success, one_failed and none_failed.")));
+}
+
+/* retries, retry_delay, timeout and depends_on */
+static void
+val_task_check_numbers(const ValTask *t)
+{
+	HeapTuple	tup = t->row.newtup;
+	TupleDesc	td = t->row.tupdesc;
+	bool		isnull;
+	Datum		d;
+
+	d = val_get_datum(tup, td, "retries", &isnull);
 	if (!isnull && DatumGetInt32(d) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid retries \"%d\" for task \"%s\" of DAG \"%s\"",
-						DatumGetInt32(d), task_name, dag_name),
+						DatumGetInt32(d), t->task_name, t->dag_name),
 				 errdetail("The number of retries is zero or more.")));
+	/* only when set: a row stored before the bound must stay editable */
+	if (!isnull && DatumGetInt32(d) > DAGSCHED_MAX_RETRIES &&
+		val_col_changed(&t->row, "retries"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid retries \"%d\" for task \"%s\" of DAG \"%s\"",
+						DatumGetInt32(d), t->task_name, t->dag_name),
+				 errdetail("A task is retried at most %d times; the delay doubles each time.",
+						   DAGSCHED_MAX_RETRIES)));
 
-	d = val_get_datum(newtup, tupdesc, "retry_delay", &isnull);
+	d = val_get_datum(tup, td, "retry_delay", &isnull);
 	if (!isnull)
-		val_check_interval("retry_delay", d, dag_name, task_name,
+		val_check_interval("retry_delay", d, t->dag_name, t->task_name,
 						   "The delay before a retry must be positive.");
 
-	d = val_get_datum(newtup, tupdesc, "timeout", &isnull);
+	d = val_get_datum(tup, td, "timeout", &isnull);
 	if (!isnull)
-		val_check_interval("timeout", d, dag_name, task_name,
+		val_check_interval("timeout", d, t->dag_name, t->task_name,
 						   "A timeout must be positive; NULL means none.");
 
-	d = val_get_datum(newtup, tupdesc, "depends_on", &isnull);
+	d = val_get_datum(tup, td, "depends_on", &isnull);
 	if (!isnull)
-		val_check_depends_on(dag_name, task_name, d);
+		val_check_depends_on(t->dag_name, t->task_name, d);
+}
 
-	d = val_get_datum(newtup, tupdesc, "database", &isnull);
-	if (!isnull)
+/* A database set for the task exists (only when set: it may go later). */
+static void
+val_task_check_database(const ValTask *t)
+{
+	char	   *dbname = val_get_name(t->row.newtup, t->row.tupdesc,
+									  "database");
+
+	if (dbname != NULL && val_col_changed(&t->row, "database") &&
+		!OidIsValid(get_database_oid(dbname, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_DATABASE),
+				 errmsg("database \"%s\" does not exist", dbname),
+				 errdetail("Task \"%s\" of DAG \"%s\" is set to run in it.",
+						   t->task_name, t->dag_name)));
+}
+
+/* The owner's rights matter for shell tasks and for non-superusers. */
+static void
+val_task_check_rights(const ValTask *t)
+{
+	char	   *owner;
+	bool		found;
+	Oid			ownerid;
+
+	if (!t->is_shell && superuser())
+		return;
+
+	ownerid = val_lookup_dag_owner(t->row.rel, t->dag_name, &owner, &found);
+	/* an unknown DAG is left for the foreign key to report */
+	if (found)
 	{
-		const char *dbname = NameStr(*DatumGetName(d));
-		bool		changed = is_insert;
-
-		if (!changed)
-		{
-			bool		old_isnull;
-			Datum		old = val_get_datum(oldtup, tupdesc, "database",
-											&old_isnull);
-
-			changed = old_isnull ||
-				strcmp(NameStr(*DatumGetName(old)), dbname) != 0;
-		}
-
-		/* only when set: a database dropped later must not block edits */
-		if (changed && !OidIsValid(get_database_oid(dbname, true)))
+		val_check_may_modify(t->dag_name, ownerid, owner);
+		if (t->is_shell &&
+			(!OidIsValid(ownerid) || !val_may_run_shell(ownerid)))
 			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_DATABASE),
-					 errmsg("database \"%s\" does not exist", dbname),
-					 errdetail("Task \"%s\" of DAG \"%s\" is set to run in it.",
-							   task_name, dag_name)));
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to create shell task \"%s\" in DAG \"%s\"",
+							t->task_name, t->dag_name),
+					 errdetail("The DAG's owner \"%s\" is neither a superuser nor a member of pg_execute_server_program.",
+							   owner),
+					 errhint("Grant pg_execute_server_program to \"%s\", or make it an SQL task.",
+							 owner)));
 	}
 
-	/* the owner's rights matter for shell tasks and for non-superusers */
-	if ((kind != NULL && strcmp(kind, "shell") == 0) || !superuser())
+	if (!t->row.is_insert && !superuser() &&
+		!val_str_equal(t->dag_name, t->old_dag_name))
+	{
+		ownerid = val_lookup_dag_owner(t->row.rel, t->old_dag_name, &owner,
+									   &found);
+		if (found)
+			val_check_may_modify(t->old_dag_name, ownerid, owner);
+	}
+}
+
+/*
+ * Only a change of dependencies or of a task's identity can change the
+ * graph; editing a command needs no graph check.
+ */
+static void
+val_task_mark_graph(const ValTask *t)
+{
+	if (t->row.is_insert)
+		val_mark_dirty(t->dag_name, NULL, NULL);
+	else if (!val_str_equal(t->dag_name, t->old_dag_name) ||
+			 !val_str_equal(t->task_name, t->old_task_name))
+	{
+		val_mark_dirty(t->dag_name, NULL, NULL);
+		val_mark_dirty(t->old_dag_name, t->old_task_name,
+					   val_str_equal(t->task_name, t->old_task_name) ?
+					   "move" : "rename");
+	}
+	else if (val_col_changed(&t->row, "depends_on"))
+		val_mark_dirty(t->dag_name, NULL, NULL);
+}
+
+/* A task leaving: its DAG's graph is checked again at commit. */
+static Datum
+val_task_deleted(const ValTask *t)
+{
+	if (!superuser())
 	{
 		char	   *owner;
 		bool		found;
-		Oid			ownerid = val_lookup_dag_owner(rel, dag_name, &owner,
-												   &found);
+		Oid			ownerid = val_lookup_dag_owner(t->row.rel, t->old_dag_name,
+												   &owner, &found);
 
-		/* an unknown DAG is left for the foreign key to report */
+		/* a DAG already gone is a cascaded delete */
 		if (found)
-		{
-			val_check_may_modify(dag_name, ownerid, owner);
-			if (kind != NULL && strcmp(kind, "shell") == 0 &&
-				(!OidIsValid(ownerid) || !val_may_run_shell(ownerid)))
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("permission denied to create shell task \"%s\" in DAG \"%s\"",
-								task_name, dag_name),
-						 errdetail("The DAG's owner \"%s\" is neither a superuser nor a member of pg_execute_server_program.",
-								   owner),
-						 errhint("Grant pg_execute_server_program to \"%s\", or make it an SQL task.",
-								 owner)));
-		}
-
-		if (!is_insert && !superuser() &&
-			!val_str_equal(dag_name, old_dag_name))
-		{
-			ownerid = val_lookup_dag_owner(rel, old_dag_name, &owner, &found);
-			if (found)
-				val_check_may_modify(old_dag_name, ownerid, owner);
-		}
+			val_check_may_modify(t->old_dag_name, ownerid, owner);
 	}
+	val_mark_dirty(t->old_dag_name, t->old_task_name, "delete");
+	return PointerGetDatum(t->row.oldtup);
+}
 
-	/*
-	 * Only a change of dependencies or of a task's identity can change the
-	 * graph; editing a command needs no graph check.
-	 */
-	if (is_insert)
-		val_mark_dirty(dag_name, NULL, NULL);
-	else if (!val_str_equal(dag_name, old_dag_name) ||
-			 !val_str_equal(task_name, old_task_name))
+/*
+ * dagsched_task_check: BEFORE INSERT OR UPDATE OR DELETE FOR EACH ROW on
+ * dagsched.task
+ *
+ * Checks one row and marks its DAG for the graph check at commit.  On
+ * UPDATE, the command is checked again only when it, the kind, autocommit
+ * or conninfo changed: a stored row stays editable under newer rules.
+ */
+Datum
+dagsched_task_check(PG_FUNCTION_ARGS)
+{
+	ValTask		t;
+	HeapTuple	tup;
+	TupleDesc	td;
+
+	memset(&t, 0, sizeof(t));
+	val_row_from_trigger(fcinfo, "dagsched_task_check", true, &t.row);
+	td = t.row.tupdesc;
+	if (!t.row.is_insert)
 	{
-		val_mark_dirty(dag_name, NULL, NULL);
-		val_mark_dirty(old_dag_name, old_task_name,
-					   val_str_equal(task_name, old_task_name) ?
-					   "move" : "rename");
+		t.old_dag_name = val_get_text(t.row.oldtup, td, "dag_name");
+		t.old_task_name = val_get_text(t.row.oldtup, td, "task_name");
 	}
-	else
+	if (t.row.newtup == NULL)
+		return val_task_deleted(&t);
+
+	/* NULLs in NOT NULL columns are left for the constraints to report */
+	tup = t.row.newtup;
+	t.dag_name = val_get_text(tup, td, "dag_name");
+	t.task_name = val_get_text(tup, td, "task_name");
+	if (t.dag_name == NULL || t.task_name == NULL)
+		return PointerGetDatum(tup);
+
+	/* the DAG name keys the dirty set, so it must fit even if unknown */
+	val_check_name_length(true, t.dag_name);
+	if (val_col_changed(&t.row, "task_name"))
+		val_check_name(false, t.task_name);
+
+	t.kind = val_get_text(tup, td, "kind");
+	t.is_shell = t.kind != NULL && strcmp(t.kind, "shell") == 0;
+	t.autocommit = val_get_bool(tup, td, "autocommit", false);
+	t.remote = val_get_text(tup, td, "conninfo") != NULL;
+
+	val_task_check_kind_and_rule(&t);
+	if (val_col_changed(&t.row, "command") || val_col_changed(&t.row, "kind") ||
+		val_col_changed(&t.row, "autocommit") ||
+		val_col_changed(&t.row, "conninfo"))
 	{
-		bool		old_isnull;
-		Datum		old = val_get_datum(oldtup, tupdesc, "depends_on",
-										&old_isnull);
-
-		d = val_get_datum(newtup, tupdesc, "depends_on", &isnull);
-		if (isnull || old_isnull || !datumIsEqual(old, d, false, -1))
-			val_mark_dirty(dag_name, NULL, NULL);
+		val_task_check_autocommit(&t);
+		val_task_check_command(&t);
 	}
+	val_task_check_numbers(&t);
+	val_task_check_database(&t);
+	val_task_check_rights(&t);
+	val_task_mark_graph(&t);
 
-	return PointerGetDatum(newtup);
+	return PointerGetDatum(tup);
 }
 
 
@@ -1018,7 +1486,7 @@ val_check_graph(const char *dag_name, int ntasks, const ValidateTask *tasks,
 		ValTaskIndex *entry;
 		bool		found;
 
-		val_check_name(false, tasks[i].name);
+		val_check_name_length(false, tasks[i].name);
 		entry = hash_search(index, tasks[i].name, HASH_ENTER, &found);
 		if (found)
 			ereport(ERROR,

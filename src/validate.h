@@ -22,6 +22,9 @@
 /* Longest DAG or task name, in bytes; error messages quote this figure. */
 #define DAGSCHED_MAX_NAME_LEN		128
 
+/* Most retries a task may have: with the delay doubling, far beyond use. */
+#define DAGSCHED_MAX_RETRIES		100
+
 /* Most entries one task's depends_on may hold. */
 #define DAGSCHED_MAX_DEPENDENCIES	10000
 

@@ -45,6 +45,8 @@ CREATE TABLE dagsched.task (
 	database		name,
 	priority		integer,
 	conninfo		text,
+	-- statements one by one, each a top-level transaction (src/autocommit.c)
+	autocommit		boolean NOT NULL DEFAULT false,
 	PRIMARY KEY (dag_name, task_name)
 );
 
@@ -115,6 +117,7 @@ CREATE TABLE dagsched.task_run (
 	error			text,
 	output			text,
 	pid				integer,
+	autocommit		boolean NOT NULL DEFAULT false,
 	PRIMARY KEY (run_id, task_name)
 );
 

@@ -144,17 +144,28 @@ SELECT h_state() = state AS unchanged FROM h_snap;
 --
 -- DAG and task names
 --
--- quotes, a newline, unicode: accepted within 128 bytes, and they round-trip
+-- quotes, unicode: accepted within 128 bytes, and they round-trip.  A
+-- newline is refused since 0.2 (test/sql/task_input.sql); names a 0.1
+-- catalog holds with one (written here with the triggers off) round-trip too
 INSERT INTO dagsched.dag (dag_name) VALUES
 	(E'h_it''s "quoted" \\ back'),
-	(E'h_two\nlines'),
 	('h_zażółć 日本 🙂');
+INSERT INTO dagsched.dag (dag_name) VALUES (E'h_two\nlines');
+SET session_replication_role = replica;
+INSERT INTO dagsched.dag (dag_name) VALUES (E'h_two\nlines');
+RESET session_replication_role;
 INSERT INTO dagsched.task (dag_name, task_name, command, depends_on) VALUES
 	(E'h_it''s "quoted" \\ back', E'"; DROP TABLE dagsched.dag; --', 'SELECT 1', '{}'),
-	(E'h_it''s "quoted" \\ back', E'it''s\nb', 'SELECT 2',
-	 ARRAY[E'"; DROP TABLE dagsched.dag; --']),
 	('h_zażółć 日本 🙂', '🙂', 'SELECT 3', '{}'),
 	('h_zażółć 日本 🙂', 'żółw', 'SELECT 4', '{🙂}');
+INSERT INTO dagsched.task (dag_name, task_name, command, depends_on) VALUES
+	(E'h_it''s "quoted" \\ back', E'it''s\nb', 'SELECT 2',
+	 ARRAY[E'"; DROP TABLE dagsched.dag; --']);
+SET session_replication_role = replica;
+INSERT INTO dagsched.task (dag_name, task_name, command, depends_on) VALUES
+	(E'h_it''s "quoted" \\ back', E'it''s\nb', 'SELECT 2',
+	 ARRAY[E'"; DROP TABLE dagsched.dag; --']);
+RESET session_replication_role;
 SELECT dag_name, task_name, depends_on, octet_length(task_name) AS bytes
 FROM dagsched.task WHERE dag_name LIKE 'h\_%' AND dag_name <> 'h_base'
 ORDER BY dag_name, task_name;
