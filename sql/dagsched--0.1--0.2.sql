@@ -122,3 +122,27 @@ $$;
 
 COMMENT ON FUNCTION dagsched.import_pg_cron(boolean) IS
 'one DAG pg_cron_<jobname> (or pg_cron_<jobid>) per pg_cron job the caller can see, with one autocommit task "job", the job''s schedule, database and user, paused if the job is inactive; with deactivate, the imported jobs are switched off in pg_cron in the same transaction; jobs imported before are skipped; returns how many DAGs it created';
+-- issue 13: cancel() waits for running tasks; attempts keep their definition
+ALTER TABLE dagsched.dag_run ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
+ALTER TABLE dagsched.task_attempt
+	ADD COLUMN kind text,
+	ADD COLUMN command text,
+	ADD COLUMN retries integer,
+	ADD COLUMN retry_delay interval,
+	ADD COLUMN timeout interval,
+	ADD COLUMN database name,
+	ADD COLUMN conninfo text,
+	ADD COLUMN marked_by name;
+-- what ran before 0.2 is what task_run still holds
+UPDATE dagsched.task_attempt a
+   SET kind = t.kind, command = t.command, retries = t.retries,
+	   retry_delay = t.retry_delay, timeout = t.timeout,
+	   database = t.database, conninfo = t.conninfo
+  FROM dagsched.task_run t
+ WHERE t.run_id = a.run_id AND t.task_name = a.task_name;
+
+-- issue 13: history is part of what pg_dump keeps
+SELECT pg_catalog.pg_extension_config_dump('dagsched.dag_run', '');
+SELECT pg_catalog.pg_extension_config_dump('dagsched.task_run', '');
+SELECT pg_catalog.pg_extension_config_dump('dagsched.task_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('dagsched.dag_run_run_id_seq', '');

@@ -70,7 +70,9 @@ CREATE TABLE dagsched.dag_run (
 	owner			name NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	started_at		timestamptz,
-	finished_at		timestamptz
+	finished_at		timestamptz,
+	-- cancel() was called: the run ends cancelled once its running tasks stop
+	cancel_requested boolean NOT NULL DEFAULT false
 );
 
 -- a schedule tick produces at most one run, ever
@@ -142,6 +144,16 @@ CREATE TABLE dagsched.task_attempt (
 	error			text,
 	output			text,
 	pid				integer,
+	-- the definition this attempt ran (task_run holds the latest one)
+	kind			text,
+	command			text,
+	retries			integer,
+	retry_delay		interval,
+	timeout			interval,
+	database		name,
+	conninfo		text,
+	-- set for an outcome recorded by dagsched.mark(): who marked it
+	marked_by		name,
 	PRIMARY KEY (run_id, task_name, attempt),
 	FOREIGN KEY (run_id, task_name)
 		REFERENCES dagsched.task_run (run_id, task_name) ON DELETE CASCADE
@@ -149,6 +161,11 @@ CREATE TABLE dagsched.task_attempt (
 
 SELECT pg_catalog.pg_extension_config_dump('dagsched.dag', '');
 SELECT pg_catalog.pg_extension_config_dump('dagsched.task', '');
+-- history is data too: pg_dump keeps it, and run ids go on after a restore
+SELECT pg_catalog.pg_extension_config_dump('dagsched.dag_run', '');
+SELECT pg_catalog.pg_extension_config_dump('dagsched.task_run', '');
+SELECT pg_catalog.pg_extension_config_dump('dagsched.task_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('dagsched.dag_run_run_id_seq', '');
 
 
 -- a value fit to quote in an error message: absurdly long ones are cut
