@@ -146,3 +146,83 @@ SELECT pg_catalog.pg_extension_config_dump('dagsched.dag_run', '');
 SELECT pg_catalog.pg_extension_config_dump('dagsched.task_run', '');
 SELECT pg_catalog.pg_extension_config_dump('dagsched.task_attempt', '');
 SELECT pg_catalog.pg_extension_config_dump('dagsched.dag_run_run_id_seq', '');
+
+-- issue 13: task_stats counts runs, not attempts (and shows attempts apart)
+/*
+ * task_stats: how long does a task usually take, how often does it fail,
+ * and was its last run markedly slower than usual?  Counted per run (a task
+ * that needed three attempts in a run is one run), over the task's last 100
+ * runs; the attempts that retries hide are counted apart.
+ */
+CREATE OR REPLACE VIEW dagsched.task_stats WITH (security_invoker = true) AS
+WITH att AS (
+	SELECT r.dag_name, a.run_id, a.task_name, a.attempt, a.state,
+		   a.started_at, a.finished_at, a.finished_at - a.started_at AS took
+	  FROM dagsched.task_attempt a
+	  JOIN dagsched.dag_run r ON r.run_id = a.run_id
+	 WHERE a.state IN ('success', 'failed')
+	   AND a.started_at IS NOT NULL AND a.finished_at IS NOT NULL
+	   AND a.marked_by IS NULL
+),
+per_run AS (
+	SELECT dag_name, task_name, run_id,
+		   (array_agg(state ORDER BY attempt DESC))[1] AS outcome,
+		   count(*) AS attempts,
+		   count(*) FILTER (WHERE state = 'failed') AS failed_attempts,
+		   max(started_at) AS started_at
+	  FROM att
+	 GROUP BY dag_name, task_name, run_id
+),
+recent AS (
+	SELECT per_run.*,
+		   row_number() OVER (PARTITION BY dag_name, task_name
+							  ORDER BY started_at DESC, run_id DESC) AS age
+	  FROM per_run
+),
+runs AS (
+	SELECT dag_name, task_name,
+		   count(*) AS runs,
+		   count(*) FILTER (WHERE outcome = 'success') AS successes,
+		   count(*) FILTER (WHERE outcome = 'failed') AS failures,
+		   sum(attempts) AS attempts,
+		   sum(failed_attempts) AS failed_attempts
+	  FROM recent
+	 WHERE age <= 100
+	 GROUP BY dag_name, task_name
+),
+agg AS (
+	SELECT a.dag_name, a.task_name,
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY a.took)
+			   FILTER (WHERE a.state = 'success') AS p50,
+		   percentile_cont(0.95) WITHIN GROUP (ORDER BY a.took)
+			   FILTER (WHERE a.state = 'success') AS p95,
+		   (array_agg(a.took ORDER BY a.started_at DESC, a.run_id DESC,
+					  a.attempt DESC)
+				FILTER (WHERE a.state = 'success'))[1] AS last_duration,
+		   (array_agg(a.state ORDER BY a.started_at DESC, a.run_id DESC,
+					  a.attempt DESC))[1] AS last_state,
+		   max(a.finished_at) AS last_finished_at
+	  FROM att a
+	  JOIN recent r ON r.dag_name = a.dag_name AND r.task_name = a.task_name
+				   AND r.run_id = a.run_id AND r.age <= 100
+	 GROUP BY a.dag_name, a.task_name
+),
+ratio AS (
+	SELECT runs.*, agg.p50, agg.p95, agg.last_duration, agg.last_state,
+		   agg.last_finished_at,
+		   CASE WHEN extract(epoch FROM agg.p50) > 0 THEN
+				round(extract(epoch FROM agg.last_duration) / extract(epoch FROM agg.p50), 2)
+		   END AS slowdown
+	  FROM runs
+	  JOIN agg USING (dag_name, task_name)
+)
+SELECT dag_name, task_name, runs, successes, failures,
+	   round(successes::numeric / runs, 3) AS success_rate,
+	   p50, p95, last_duration, last_state, last_finished_at, slowdown,
+	   coalesce(slowdown > 2 AND successes >= 5, false) AS slow,
+	   attempts, failed_attempts
+  FROM ratio;
+
+COMMENT ON VIEW dagsched.task_stats IS
+'per DAG and task, over its last 100 runs that finished an attempt (success or failed; cancelled and dagsched.mark() outcomes do not count): runs, successes and failures (runs whose last attempt succeeded / failed), success_rate = successes / runs, p50/p95 duration of the successful attempts, last_duration (latest successful attempt), last_state (of the latest attempt), last_finished_at, slowdown = last_duration / p50 (2 decimals), slow = true when slowdown > 2 with at least 5 successful runs, attempts and failed_attempts (every attempt of those runs, so the failures retries hid stay visible). Example: SELECT * FROM dagsched.task_stats WHERE slow;';
+

@@ -173,6 +173,11 @@ SELECT task_name, runs, successes, failures, success_rate, p50, p95,
   FROM dagsched.task_stats WHERE dag_name = 'o_stats' ORDER BY task_name;
 SELECT task_name, runs, failures, p50, last_duration, slowdown, slow
   FROM dagsched.task_stats WHERE dag_name = 'o_graph "pic"' ORDER BY task_name;
+-- runs are runs, not attempts: 'flaky' needed two attempts in three of its
+-- six runs (6 runs, 9 attempts); 'load "raw" data' failed twice in one run
+SELECT dag_name, task_name, runs, successes, failures, attempts, failed_attempts
+  FROM dagsched.task_stats WHERE dag_name IN ('o_stats', 'o_graph "pic"')
+ ORDER BY dag_name, task_name;
 
 -- one more run, created an hour ago, failed, and one running now
 INSERT INTO dagsched.dag_run (run_id, dag_name, logical_time, state, owner,
