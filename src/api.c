@@ -404,9 +404,30 @@ dagsched_backfill(PG_FUNCTION_ARGS)
 	tz = CronLookupTimezone(tzname);
 	params = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
 
+	/*
+	 * Count the ticks before creating any run: run ids come from a sequence,
+	 * which a refused call would otherwise advance for good.
+	 */
+	if (CronNextFire(&sched, from - 1, tz, &tick))
+	{
+		TimestampTz t = tick;
+
+		while (t < to)
+		{
+			if (++nruns > API_MAX_BACKFILL_RUNS)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("backfill of DAG \"%s\" would create more than %d runs",
+								dag_name, API_MAX_BACKFILL_RUNS),
+						 errhint("Backfill a shorter range at a time.")));
+			if (!CronNextFire(&sched, t, tz, &t))
+				break;
+		}
+	}
+
 	api_become_superuser(&save_userid, &save_sec);
 	/* the first tick at or after "from" */
-	if (CronNextFire(&sched, from - 1, tz, &tick))
+	if (nruns > 0)
 	{
 		while (tick < to)
 		{
@@ -415,12 +436,6 @@ dagsched_backfill(PG_FUNCTION_ARGS)
 			Datum		value;
 			bool		isnull = false;
 
-			if (++nruns > API_MAX_BACKFILL_RUNS)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("backfill of DAG \"%s\" would create more than %d runs",
-								dag_name, API_MAX_BACKFILL_RUNS),
-						 errhint("Backfill a shorter range at a time.")));
 			run_id = RunCreate(dag_name, tick, "backfill", params, &q);
 			nqueued += q;
 			if (run_id != 0)

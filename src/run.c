@@ -148,6 +148,13 @@ run_column_array(int col, Oid elemtype, int nrows)
  * NOTIFY dagsched with a small JSON payload.  It is delivered when, and only
  * if, the transaction that changed the state commits, so a listener never
  * hears of a state it cannot see.
+ *
+ * Any role may LISTEN, and a notification reaches every listener of the
+ * database: the payload carries nothing but the event kind, the run id and
+ * the state, never a DAG or task name (which another owner's listener could
+ * not SELECT).  A listener that can see the run reads the rest from the
+ * tables, through row-level security.  dag_name and task_name only say
+ * which kind of event this is.
  */
 static void
 run_notify(int64 run_id, const char *dag_name, const char *task_name,
@@ -156,21 +163,12 @@ run_notify(int64 run_id, const char *dag_name, const char *task_name,
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"run_id\": " INT64_FORMAT ", \"dag_name\": ",
-					 run_id);
-	escape_json(&buf, dag_name ? dag_name : "");
-	if (task_name)
-	{
-		appendStringInfoString(&buf, ", \"task_name\": ");
-		escape_json(&buf, task_name);
-	}
-	appendStringInfoString(&buf, ", \"state\": ");
+	appendStringInfo(&buf, "{\"event\": \"%s\", \"run_id\": " INT64_FORMAT
+					 ", \"state\": ",
+					 task_name ? "task" : "run", run_id);
 	escape_json(&buf, state);
 	appendStringInfoChar(&buf, '}');
-
-	/* NOTIFY payloads are limited; a task name could exceed that */
-	if (buf.len < 7900)
-		Async_Notify("dagsched", buf.data);
+	Async_Notify("dagsched", buf.data);
 	pfree(buf.data);
 }
 
