@@ -28,9 +28,13 @@
 #include "funcapi.h"
 #include "catalog/pg_authid.h"
 #include "miscadmin.h"
+#include "nodes/plannodes.h"
+#include "storage/proc.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
@@ -227,10 +231,85 @@ dagsched_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
+ * True when expr, from the target list of the statement that called wait(),
+ * is that call itself with constant or parameter arguments, or a constant.
+ */
+static bool
+api_is_plain_call(Node *expr, Oid funcid)
+{
+	ListCell   *lc;
+
+	if (expr == NULL || IsA(expr, Const) || IsA(expr, Param))
+		return true;
+	if (!IsA(expr, FuncExpr) || ((FuncExpr *) expr)->funcid != funcid)
+		return false;
+	foreach(lc, ((FuncExpr *) expr)->args)
+	{
+		Node	   *arg = lfirst(lc);
+
+		if (!IsA(arg, Const) && !IsA(arg, Param))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * May wait() give up its xmin while it sleeps?  A client waiting on a run
+ * must not hold back what the run's tasks wait for: vacuum's horizon, or
+ * CREATE INDEX CONCURRENTLY, which waits for every transaction whose xmin
+ * is older than its own snapshot.  But the statement that called wait() has
+ * a snapshot, and once the xmin protecting it is gone, rows it could see may
+ * be pruned.  That is harmless only when nothing uses that snapshot after
+ * wait() returns: the top-level statement is exactly "SELECT
+ * dagsched.wait(...)" (no table, no subquery, no other function), and no
+ * cursor of the transaction keeps an older snapshot.
+ */
+static bool
+api_wait_may_release_xmin(FunctionCallInfo fcinfo)
+{
+	PlannedStmt *stmt;
+	Plan	   *plan;
+	ListCell   *lc;
+	Oid			argtype = TEXTOID;
+	Datum		arg;
+
+	if (ActivePortal == NULL || list_length(ActivePortal->stmts) != 1)
+		return false;
+	stmt = linitial_node(PlannedStmt, ActivePortal->stmts);
+	if (stmt->commandType != CMD_SELECT || stmt->utilityStmt != NULL ||
+		stmt->subplans != NIL || stmt->hasModifyingCTE)
+		return false;
+	foreach(lc, stmt->rtable)
+	{
+		if (lfirst_node(RangeTblEntry, lc)->rtekind != RTE_RESULT)
+			return false;
+	}
+	plan = stmt->planTree;
+	if (plan == NULL || !IsA(plan, Result) || plan->lefttree != NULL ||
+		((Result *) plan)->resconstantqual != NULL || plan->qual != NIL)
+		return false;
+	foreach(lc, plan->targetlist)
+	{
+		if (!api_is_plain_call((Node *) lfirst_node(TargetEntry, lc)->expr,
+							   fcinfo->flinfo->fn_oid))
+			return false;
+	}
+
+	arg = CStringGetTextDatum(ActivePortal->name);
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_cursors "
+							  "WHERE name OPERATOR(pg_catalog.<>) $1",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up open cursors");
+	return SPI_processed == 0;
+}
+
+/*
  * wait(run_id bigint, timeout interval DEFAULT '1 min') returns text
  *
  * Sleeps on a condition variable that workers broadcast whenever a run ends;
- * the state is re-read from the table with a fresh snapshot each time.
+ * the state is re-read from the table with a fresh snapshot each time.  When
+ * the calling statement allows it (api_wait_may_release_xmin), it sleeps
+ * with no xmin: only the short read of the state holds one.
  */
 Datum
 dagsched_wait(PG_FUNCTION_ARGS)
@@ -242,6 +321,7 @@ dagsched_wait(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	char	   *state = NULL;
 	text	   *result;
+	bool		release_xmin;
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -262,6 +342,7 @@ dagsched_wait(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(run_id);
 
 	SPI_connect();
+	release_xmin = api_wait_may_release_xmin(fcinfo);
 	for (;;)
 	{
 		long		secs;
@@ -287,6 +368,16 @@ dagsched_wait(PG_FUNCTION_ARGS)
 		ms = secs * 1000 + usecs / 1000;
 		if (ms <= 0)
 			break;
+
+		if (release_xmin)
+		{
+			/*
+			 * The read above left its xmin behind (the caller's snapshot is
+			 * still registered); the next read takes a new one.
+			 */
+			InvalidateCatalogSnapshot();
+			MyProc->xmin = InvalidTransactionId;
+		}
 
 		/* a broadcast may be missed only between runs of the bound below */
 		if (DagschedShmemReady())

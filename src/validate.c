@@ -631,6 +631,55 @@ val_dag_check_owner(const ValRow *row, const char *dag_name)
 }
 
 /*
+ * A DAG with catchup = true is being unpaused: the ticks it missed while
+ * paused are caught up, as after downtime.  Its next tick is then the first
+ * one after the last scheduled run, when that comes before *value (the next
+ * tick from now); the scheduler creates the missed runs from there, marked
+ * 'catchup'.  Without a scheduled run yet, there is nothing to catch up.
+ */
+static void
+val_catch_up_after_pause(Relation rel, HeapTuple newtup, const char *dag_name,
+						 CronSchedule *sched, pg_tz *tz, Datum *value,
+						 bool *value_null)
+{
+	bool		isnull;
+	Datum		d = val_get_datum(newtup, RelationGetDescr(rel), "catchup",
+								  &isnull);
+	TimestampTz last;
+	TimestampTz next;
+	bool		found = false;
+
+	if (isnull || !DatumGetBool(d))
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	val_run_query(rel,
+				  "SELECT pg_catalog.max(logical_time) FROM dagsched.dag_run "
+				  "WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+				  "AND trigger OPERATOR(pg_catalog.=) ANY "
+				  "('{schedule,catchup}'::pg_catalog.text[])",
+				  dag_name, false);
+	if (SPI_processed == 1)
+	{
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						  &isnull);
+		if (!isnull)
+		{
+			last = DatumGetTimestampTz(d);
+			found = true;
+		}
+	}
+	SPI_finish();
+
+	if (found && CronNextFire(sched, last, tz, &next) &&
+		(*value_null || next < DatumGetTimestampTz(*value)))
+	{
+		*value = TimestampTzGetDatum(next);
+		*value_null = false;
+	}
+}
+
+/*
  * Check a new schedule or timezone, and recompute next_run_at when what it
  * depends on changed: the scheduler advances next_run_at itself with plain
  * UPDATEs, which must not move it.
@@ -678,6 +727,11 @@ val_dag_schedule(const ValRow *row, const char *dag_name)
 				value = TimestampTzGetDatum(next);
 				value_null = false;
 			}
+			if (!row->is_insert && val_col_changed(row, "paused"))
+				val_catch_up_after_pause(row->rel, newtup,
+										 dag_name, &sched,
+										 CronLookupTimezone(timezone),
+										 &value, &value_null);
 		}
 		newtup = heap_modify_tuple_by_cols(newtup, row->tupdesc, 1, &col,
 										   &value, &value_null);
