@@ -4,7 +4,8 @@
 #
 #   bash scripts/deps.sh build   server headers + PGXS, a compiler, make
 #   bash scripts/deps.sh demo    build + a PostgreSQL 15 server
-#   bash scripts/deps.sh test    demo + Perl's prove, Test::More, IPC::Run
+#   bash scripts/deps.sh test    demo + Perl's prove, Test::More, IPC::Run,
+#                                pg_auto_failover (t/041)
 #
 # Each need is checked directly (a file, a command, a Perl module), not by
 # asking the package manager, so a hand-built PostgreSQL works too.  When
@@ -106,6 +107,13 @@ if [[ "$what" == test ]]; then
 		need perl "no prove or Test::More"
 	fi
 	perl -MIPC::Run -e 1 2>/dev/null || need libipc-run-perl "no Perl module IPC::Run (TAP tests)"
+	# t/041 runs dagsched under pg_auto_failover: pg_autoctl and the
+	# monitor's extension for this server
+	if ! command -v pg_autoctl >/dev/null 2>&1 ||
+		{ command -v "$PG_CONFIG" >/dev/null 2>&1 &&
+			[[ ! -f "$("$PG_CONFIG" --pkglibdir)/pgautofailover.so" ]]; }; then
+		need postgresql-$pg_major-auto-failover "no pg_autoctl or pgautofailover.so (t/041, HA manager)"
+	fi
 fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
