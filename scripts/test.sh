@@ -39,6 +39,15 @@ export PG_CONFIG
 # Debian/Ubuntu the missing packages are installed, otherwise the command to
 # install them is printed (scripts/deps.sh)
 bash "$here/scripts/deps.sh" "$([[ -n "${SKIP_TAP:-}" ]] && echo demo || echo test)"
+
+# The expected outputs are UTF-8: multibyte names (psql's column widths), and
+# invalid bytes in shell output replaced as a UTF8 database does.  A root
+# shell on a fresh Debian often has no locale at all (initdb would make
+# SQL_ASCII clusters), so use C.UTF-8 then, which glibc always has.
+if [[ "$(locale charmap 2>/dev/null)" != UTF-8 ]]; then
+	echo "note: the locale's charset is '$(locale charmap 2>/dev/null || echo unknown)', not UTF-8; the tests run with LC_ALL=C.UTF-8"
+	export LC_ALL=C.UTF-8
+fi
 bindir=$("$PG_CONFIG" --bindir)
 # initdb, pg_ctl, postgres, psql of the version we build against come first
 export PATH="$bindir:$PATH"
