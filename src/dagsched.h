@@ -46,6 +46,16 @@ extern char *DagschedCtxAttempt;
 	pg_database_aclcheck((dboid), (roleid), (mode))
 #endif
 
+/*
+ * PostgreSQL 17 moved the local transaction id of a PGPROC into its vxid
+ * (storage/proc.h).  Only 15 is built and tested here.
+ */
+#if PG_VERSION_NUM >= 170000
+#define DagschedMyLocalXid() (MyProc->vxid.lxid)
+#else
+#define DagschedMyLocalXid() (MyProc->lxid)
+#endif
+
 /* true when loaded through shared_preload_libraries */
 extern bool DagschedPreloaded;
 

@@ -388,7 +388,7 @@ val_lookup_dag_owner(Relation rel, const char *dag_name, char **owner_name,
 	}			cache;
 	Oid			roleid = InvalidOid;
 
-	if (cache.lxid == MyProc->lxid &&
+	if (cache.lxid == DagschedMyLocalXid() &&
 		cache.cid == GetCurrentCommandId(false) &&
 		strcmp(cache.dag_name, dag_name) == 0)
 	{
@@ -425,7 +425,7 @@ val_lookup_dag_owner(Relation rel, const char *dag_name, char **owner_name,
 
 	SPI_finish();
 
-	cache.lxid = MyProc->lxid;
+	cache.lxid = DagschedMyLocalXid();
 	cache.cid = GetCurrentCommandId(false);
 	strlcpy(cache.dag_name, dag_name, VAL_NAME_BUF);
 	cache.found = *found;
