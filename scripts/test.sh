@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # scripts/test.sh -- what `make test` runs.
 #
+#   0. check what the build and tests need (scripts/deps.sh: as root on
+#      Debian/Ubuntu it installs what is missing, otherwise it says what to
+#      install and this script stops)
 #   1. build (warnings on; CI=true or WERROR=1 makes them errors)
 #   2. install into the PostgreSQL 15 tree (needs root, or a writable tree)
-#   3. run pg_regress (test/sql -> test/expected, throwaway --temp-instance)
-#      and the TAP tests (t/*.pl, PostgreSQL::Test::Cluster), both through
-#      PGXS `make installcheck`.
+#   3. run pg_regress and the isolation specs (throwaway instances) and the
+#      TAP tests (t/*.pl, PostgreSQL::Test::Cluster), both through PGXS
+#      `make installcheck TEMP_INSTANCE=1`, in a UTF-8 locale (C.UTF-8 when
+#      the environment has none).
 #
 # initdb refuses to run as root, so when started as root the tests run as the
 # unprivileged `postgres` OS user (override with DAGSCHED_TEST_USER) from a
