@@ -47,10 +47,12 @@ bash "$here/scripts/deps.sh" "$([[ -n "${SKIP_TAP:-}" ]] && echo demo || echo te
 # The expected outputs are UTF-8: multibyte names (psql's column widths), and
 # invalid bytes in shell output replaced as a UTF8 database does.  A root
 # shell on a fresh Debian often has no locale at all (initdb would make
-# SQL_ASCII clusters), so use C.UTF-8 then, which glibc always has.
+# SQL_ASCII clusters), so use C.UTF-8 then, which glibc always has.  LANG,
+# not LC_ALL: pg_regress and PostgreSQL::Test::Utils unset LC_ALL.
 if [[ "$(locale charmap 2>/dev/null)" != UTF-8 ]]; then
-	echo "note: the locale's charset is '$(locale charmap 2>/dev/null || echo unknown)', not UTF-8; the tests run with LC_ALL=C.UTF-8"
-	export LC_ALL=C.UTF-8
+	echo "note: the locale's charset is '$(locale charmap 2>/dev/null || echo unknown)', not UTF-8; the tests run with LANG=C.UTF-8"
+	unset LC_ALL LC_CTYPE LC_COLLATE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME
+	export LANG=C.UTF-8
 fi
 bindir=$("$PG_CONFIG" --bindir)
 # initdb, pg_ctl, postgres, psql of the version we build against come first
