@@ -226,3 +226,55 @@ SELECT dag_name, task_name, runs, successes, failures,
 COMMENT ON VIEW dagsched.task_stats IS
 'per DAG and task, over its last 100 runs that finished an attempt (success or failed; cancelled and dagsched.mark() outcomes do not count): runs, successes and failures (runs whose last attempt succeeded / failed), success_rate = successes / runs, p50/p95 duration of the successful attempts, last_duration (latest successful attempt), last_state (of the latest attempt), last_finished_at, slowdown = last_duration / p50 (2 decimals), slow = true when slowdown > 2 with at least 5 successful runs, attempts and failed_attempts (every attempt of those runs, so the failures retries hid stay visible). Example: SELECT * FROM dagsched.task_stats WHERE slow;';
 
+-- issue 11: DAG-to-DAG link checks take turns and read the latest committed
+-- rows (two transactions could each add half of a cycle)
+CREATE FUNCTION dagsched.dag_links_cycle(dag_name text) RETURNS text
+LANGUAGE c STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dagsched_dag_links_cycle';
+
+COMMENT ON FUNCTION dagsched.dag_links_cycle(text) IS
+'internal (trigger dag_links_check): the cycle through dag_name formed by upstream_dags as "a -> b -> a", or NULL; waits for other link checks to commit and reads the latest committed rows';
+
+CREATE OR REPLACE FUNCTION dagsched.dag_links_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	missing		text;
+	cycle		text;
+BEGIN
+	-- the row may have changed or gone since the statement that queued us
+	SELECT d.upstream_dags INTO NEW.upstream_dags
+	  FROM dagsched.dag d WHERE d.dag_name = NEW.dag_name;
+	IF NOT FOUND OR cardinality(NEW.upstream_dags) = 0 THEN
+		RETURN NULL;
+	END IF;
+
+	SELECT u INTO missing
+	  FROM unnest(NEW.upstream_dags) AS u
+	 WHERE NOT EXISTS (SELECT 1 FROM dagsched.dag d WHERE d.dag_name = u)
+	 LIMIT 1;
+	IF missing IS NOT NULL THEN
+		RAISE EXCEPTION 'DAG "%" runs after unknown DAG "%"', NEW.dag_name,
+			dagsched.shorten(missing)
+			USING ERRCODE = 'foreign_key_violation',
+				  DETAIL = 'upstream_dags must name existing DAGs that you can see.';
+	END IF;
+
+	IF NEW.dag_name = ANY (NEW.upstream_dags) THEN
+		RAISE EXCEPTION 'DAG "%" runs after itself', NEW.dag_name
+			USING ERRCODE = 'invalid_object_definition',
+				  DETAIL = format('Cycle: %s -> %s', NEW.dag_name, NEW.dag_name);
+	END IF;
+
+	-- coming back to this DAG through upstream links is a cycle
+	cycle := dagsched.dag_links_cycle(NEW.dag_name);
+	IF cycle IS NOT NULL THEN
+		RAISE EXCEPTION 'DAGs form a cycle through upstream_dags of DAG "%"', NEW.dag_name
+			USING ERRCODE = 'invalid_object_definition',
+				  DETAIL = format('Cycle: %s', cycle);
+	END IF;
+	RETURN NULL;
+END
+$$;

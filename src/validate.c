@@ -28,7 +28,9 @@
 #include <ctype.h>
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -51,6 +53,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -1781,4 +1784,71 @@ dagsched_task_graph_check(PG_FUNCTION_ARGS)
 										"dag_name"));
 
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * dagsched.dag_links_cycle(dag_name text) returns text
+ *
+ * The DAG-to-DAG links (dag.upstream_dags) of several DAGs form one graph,
+ * so, like the task graph of one DAG, two transactions could each add half
+ * of a cycle and each find its own half acyclic.  All link checks
+ * therefore take turns, holding an ExclusiveLock until commit on an object
+ * tag whose "class" is the dag table (objid 0: one lock for the whole link
+ * graph), and walk the latest committed rows, whatever the isolation level.
+ * The walk runs as the table's owner so that links through DAGs the caller
+ * cannot see count too.  Returns the cycle through dag_name as
+ * "a -> b -> a", or NULL.  The plpgsql trigger dag_links_check calls it;
+ * the function's own SET search_path pins the plain operators below.
+ */
+PG_FUNCTION_INFO_V1(dagsched_dag_links_cycle);
+
+Datum
+dagsched_dag_links_cycle(PG_FUNCTION_ARGS)
+{
+	char	   *dag_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			relid = get_relname_relid("dag",
+										  get_namespace_oid("dagsched", false));
+	Relation	rel;
+	LOCKTAG		tag;
+	text	   *cycle = NULL;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table dagsched.dag does not exist");
+	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, relid, 0, 0);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	rel = table_open(relid, AccessShareLock);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	val_run_query(rel,
+				  "WITH RECURSIVE walk(name, path) AS ("
+				  " SELECT u, ARRAY[d.dag_name, u]"
+				  "   FROM dagsched.dag d CROSS JOIN unnest(d.upstream_dags) AS u"
+				  "  WHERE d.dag_name = $1"
+				  " UNION ALL"
+				  " SELECT x, w.path || x"
+				  "   FROM walk w"
+				  "   JOIN dagsched.dag d ON d.dag_name = w.name"
+				  "  CROSS JOIN unnest(d.upstream_dags) AS x"
+				  "  WHERE w.name <> $1 AND NOT x = ANY (w.path[2:]))"
+				  " SELECT array_to_string(ARRAY(SELECT p"
+				  "   FROM unnest(w.path) WITH ORDINALITY AS t(p, i)"
+				  "  ORDER BY i DESC), ' -> ')"
+				  "   FROM walk w WHERE w.name = $1 LIMIT 1",
+				  dag_name, true);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			cycle = (text *) SPI_datumTransfer(d, false, -1);
+	}
+	SPI_finish();
+	table_close(rel, AccessShareLock);
+
+	if (cycle == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cycle);
 }

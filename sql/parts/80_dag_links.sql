@@ -2,8 +2,18 @@
  * DAG-to-DAG: a DAG listing others in upstream_dags runs after each
  * successful run of any of them.  The links must name DAGs the user can see
  * and must not form a cycle; checked at commit, so DAGs can be inserted in
- * any order.
+ * any order.  The cycle walk (in C: it takes a lock and reads the latest
+ * committed rows, so that two transactions cannot each add half of a cycle)
+ * is src/validate.c's dagsched_dag_links_cycle.
  */
+CREATE FUNCTION dagsched.dag_links_cycle(dag_name text) RETURNS text
+LANGUAGE c STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dagsched_dag_links_cycle';
+
+COMMENT ON FUNCTION dagsched.dag_links_cycle(text) IS
+'internal (trigger dag_links_check): the cycle through dag_name formed by upstream_dags as "a -> b -> a", or NULL; waits for other link checks to commit and reads the latest committed rows';
+
 CREATE FUNCTION dagsched.dag_links_check() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -36,22 +46,8 @@ BEGIN
 				  DETAIL = format('Cycle: %s -> %s', NEW.dag_name, NEW.dag_name);
 	END IF;
 
-	-- walk upstream links; coming back to this DAG is a cycle
-	WITH RECURSIVE walk(name, path) AS (
-		SELECT u, ARRAY[NEW.dag_name, u]
-		  FROM unnest(NEW.upstream_dags) AS u
-		UNION ALL
-		SELECT x, w.path || x
-		  FROM walk w
-		  JOIN dagsched.dag d ON d.dag_name = w.name
-		 CROSS JOIN unnest(d.upstream_dags) AS x
-		 WHERE w.name <> NEW.dag_name
-		   AND NOT x = ANY (w.path[2:])
-	)
-	SELECT array_to_string(ARRAY(SELECT p FROM unnest(w.path) WITH ORDINALITY AS t(p, i)
-								 ORDER BY i DESC), ' -> ')
-	  INTO cycle
-	  FROM walk w WHERE w.name = NEW.dag_name LIMIT 1;
+	-- coming back to this DAG through upstream links is a cycle
+	cycle := dagsched.dag_links_cycle(NEW.dag_name);
 	IF cycle IS NOT NULL THEN
 		RAISE EXCEPTION 'DAGs form a cycle through upstream_dags of DAG "%"', NEW.dag_name
 			USING ERRCODE = 'invalid_object_definition',
