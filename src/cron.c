@@ -8,11 +8,14 @@
  * found on local wall-clock time in the schedule's zone by jumping field by
  * field (to the next allowed month, day, hour, minute, second), never by
  * scanning minute by minute, and the wall time found is then mapped back to
- * an instant with PostgreSQL's own timezone library.  Across DST changes a
- * wall time inside a gap fires once, at the jump; a wall time that happens
- * twice fires once, at its first occurrence.  Plain intervals ("every 15
- * minutes") tick at whole multiples of their period since the Unix epoch,
- * whatever the zone.
+ * an instant with PostgreSQL's own timezone library, one offset period of
+ * the zone at a time.  Across DST changes the rule is Vixie cron's (see
+ * CronNextFire): a schedule whose seconds, minute or hour field begins with
+ * "*" follows real time; any other fires once per wall time, a skipped one
+ * at the jump, a repeated one the first time.  Plain intervals of seconds,
+ * minutes or hours ("every 15 minutes") tick at whole multiples of their
+ * period since the Unix epoch, whatever the zone; intervals of days or
+ * weeks tick at local midnight (weeks: Mondays).
  *
  * This file is pure logic: no SPI, no catalog access, no allocation after
  * parsing, so it can be unit-tested and fuzzed through dagsched.next_fire().
@@ -91,7 +94,7 @@ static const CronFieldInfo cron_fields[] = {
 	{"hour", 0, 23, 23, NULL,
 	"Hours are 0-23." CRON_FIELD_SYNTAX},
 	{"day-of-month", 1, 31, 31, NULL,
-	"Days of the month are 1-31, or L for the last day of the month." CRON_FIELD_SYNTAX},
+	"Days of the month are 1-31, or L or $ for the last day of the month." CRON_FIELD_SYNTAX},
 	{"month", 1, 12, 12, cron_month_names,
 	"Months are 1-12 or jan-dec." CRON_FIELD_SYNTAX},
 	{"day-of-week", 0, 7, 6, cron_day_names,
@@ -110,6 +113,22 @@ static const char *const cron_interval_detail =
 "where N is a positive whole number, "
 "unit is second, minute, hour, day or week (singular or plural), "
 "and the period is at most 366 days.";
+
+static const char *const cron_step_detail =
+"A step must reach at least two values of its range "
+"(at most */59 for minutes, */23 for hours); "
+"to fire at one value, write that value alone.";
+
+/* 1970-01-05, the first Monday of the Unix epoch, as days since 1970-01-01 */
+#define CRON_FIRST_MONDAY 4
+
+/* What cron_parse_item found wrong, if anything. */
+typedef enum CronItemResult
+{
+	CRON_ITEM_OK,
+	CRON_ITEM_BAD,				/* malformed or out of range */
+	CRON_ITEM_STEP				/* a step that only reaches its first value */
+} CronItemResult;
 
 typedef struct CronMacro
 {
@@ -226,10 +245,10 @@ cron_parse_value(const CronFieldInfo *fi, const char *s, int len, int *value,
 }
 
 /*
- * Parse one comma-separated item of a field into "bits".  Returns false if
- * the item is malformed; the caller names it in the error.
+ * Parse one comma-separated item of a field into "bits".  The caller names
+ * a malformed item in the error.
  */
-static bool
+static CronItemResult
 cron_parse_item(const CronFieldInfo *fi, CronFieldId id, const char *item,
 				uint64 *bits, bool *last_day)
 {
@@ -238,26 +257,24 @@ cron_parse_item(const CronFieldInfo *fi, CronFieldId id, const char *item,
 	int			base_len = slash ? slash - item : len;
 	const char *dash;
 	int			lo,
-				hi,
-				step = 1;
+				hi;
+	int64		step = 1;
 	bool		lo_name,
 				hi_name;
 	int			v;
 
-	if (id == CRON_DOM && cron_word_eq(item, "l"))
+	/* "L" as in cronie, "$" as in pg_cron */
+	if (id == CRON_DOM && (cron_word_eq(item, "l") || strcmp(item, "$") == 0))
 	{
 		*last_day = true;
-		return true;
+		return CRON_ITEM_OK;
 	}
 
 	if (slash)
 	{
-		int64		s = cron_parse_number(slash + 1, len - base_len - 1);
-
-		/* a step longer than the field can never repeat: reject it */
-		if (s < 1 || s > fi->star_max - fi->min + 1)
-			return false;
-		step = (int) s;
+		step = cron_parse_number(slash + 1, len - base_len - 1);
+		if (step < 1)
+			return CRON_ITEM_BAD;
 	}
 
 	dash = memchr(item, '-', base_len);
@@ -271,24 +288,31 @@ cron_parse_item(const CronFieldInfo *fi, CronFieldId id, const char *item,
 		if (!cron_parse_value(fi, item, dash - item, &lo, &lo_name) ||
 			!cron_parse_value(fi, dash + 1, base_len - (dash - item) - 1,
 							  &hi, &hi_name))
-			return false;
+			return CRON_ITEM_BAD;
 		/* "fri-sun" means Friday to Sunday, as people read it */
 		if (id == CRON_DOW && hi_name && hi == 0 && lo > 0)
 			hi = 7;
 		if (lo > hi)
-			return false;
+			return CRON_ITEM_BAD;
 	}
 	else
 	{
 		if (!cron_parse_value(fi, item, base_len, &lo, &lo_name))
-			return false;
+			return CRON_ITEM_BAD;
 		/* "a/n" is "a-max/n", as in Vixie cron */
 		hi = slash ? Max(lo, fi->star_max) : lo;
 	}
 
-	for (v = lo; v <= hi; v += step)
+	/*
+	 * A step of 60 over the minutes means minute 0 only, which is never
+	 * what was meant (pg_cron refuses it too)
+	 */
+	if (slash && lo + step > hi)
+		return CRON_ITEM_STEP;
+
+	for (v = lo; v <= hi; v += (int) step)
 		*bits |= UINT64CONST(1) << (id == CRON_DOW ? v % 7 : v);
-	return true;
+	return CRON_ITEM_OK;
 }
 
 /*
@@ -296,7 +320,7 @@ cron_parse_item(const CronFieldInfo *fi, CronFieldId id, const char *item,
  * sets *bad to the offending item, or to the whole field if the item is
  * empty.
  */
-static bool
+static CronItemResult
 cron_parse_field(CronFieldId id, char *field, uint64 *bits, bool *last_day,
 				 bool *restricted, const char **bad, char *whole, size_t wlen)
 {
@@ -312,24 +336,43 @@ cron_parse_field(CronFieldId id, char *field, uint64 *bits, bool *last_day,
 	for (;;)
 	{
 		char	   *comma = strchr(p, ',');
+		CronItemResult r;
 
 		if (comma)
 			*comma = '\0';
 		if (*p == '\0')
 		{
 			*bad = whole;
-			return false;
+			return CRON_ITEM_BAD;
 		}
-		if (!cron_parse_item(fi, id, p, bits, last_day))
+		r = cron_parse_item(fi, id, p, bits, last_day);
+		if (r != CRON_ITEM_OK)
 		{
 			*bad = p;
-			return false;
+			return r;
 		}
 		if (!comma)
 			break;
 		p = comma + 1;
 	}
-	return true;
+	return CRON_ITEM_OK;
+}
+
+/*
+ * Days and weeks are calendar units: an interval of them ticks at local
+ * midnight, found like "0 0 0 * * *" (so the DST rule of fixed times holds)
+ * on every day_period-th day, counted from 1970-01-01, or from a Monday
+ * when the period is whole weeks.
+ */
+static void
+cron_set_day_interval(CronSchedule *s, int32 days)
+{
+	s->day_period = days;
+	s->day_anchor = (days % 7 == 0) ? CRON_FIRST_MONDAY : 0;
+	s->seconds = s->minutes = s->hours = UINT64CONST(1);
+	s->days = ~((uint32) 1);
+	s->months = (uint16) 0x1ffe;
+	s->weekdays = (uint8) 0x7f;
 }
 
 /* Parse an interval; tok[] are the whitespace-separated words. */
@@ -387,6 +430,8 @@ cron_parse_interval(const char *text, char **tok, int ntok,
 	memset(result, 0, sizeof(*result));
 	result->is_interval = true;
 	result->interval_usecs = count * unit * USECS_PER_SEC;
+	if (unit >= SECS_PER_DAY)
+		cron_set_day_interval(result, (int32) (count * unit / SECS_PER_DAY));
 	return true;
 }
 
@@ -505,17 +550,32 @@ cron_parse(const char *text, CronSchedule *result, char *errbuf,
 		uint64		bits;
 		bool		restricted;
 		const char *bad;
-		bool		ok;
+		CronItemResult r;
 
-		ok = cron_parse_field(f, tok[f - first], &bits, &s.last_day,
-							  &restricted, &bad, whole, sizeof(whole));
-		if (!ok)
+		r = cron_parse_field(f, tok[f - first], &bits, &s.last_day,
+							 &restricted, &bad, whole, sizeof(whole));
+		if (r == CRON_ITEM_STEP)
+		{
+			snprintf(errbuf, errlen,
+					 "step of %s \"%s\" only reaches its first value, in \"%s\"",
+					 cron_fields[f].name, bad, text);
+			*detail = cron_step_detail;
+			return false;
+		}
+		if (r != CRON_ITEM_OK)
 		{
 			snprintf(errbuf, errlen, "invalid %s \"%s\" in \"%s\"",
 					 cron_fields[f].name, bad, text);
 			*detail = cron_fields[f].detail;
 			return false;
 		}
+
+		/*
+		 * Vixie cron: a job whose minute or hour (here also second) field
+		 * begins with "*" runs by real time when the clock jumps for DST
+		 */
+		if (f <= CRON_HOUR && !restricted)
+			s.real_time = true;
 		switch (f)
 		{
 			case CRON_SECOND:
@@ -588,6 +648,59 @@ CronLookupTimezone(const char *name)
 				 errdetail("A timezone is an IANA zone name such as \"Europe/Warsaw\" or \"UTC\".")));
 	}
 	return tz;
+}
+
+/*
+ * Zone names holding a digit that are IANA zones nonetheless (the
+ * database's legacy names), lower case for cron_word_eq.
+ */
+static const char *const cron_legacy_zones[] = {
+	"est5edt", "cst6cdt", "mst7mdt", "pst8pdt", "gmt0", "gmt+0", "gmt-0",
+	NULL
+};
+
+/*
+ * Is "name" a UTC offset ("+05:00", "-3") or a POSIX TZ string ("UTC+5",
+ * "EST5EDT,M3.2.0,M11.1.0") rather than a zone name?  IANA names hold a
+ * digit only after a "/" (Etc/GMT-5) or in a few legacy names.
+ */
+static bool
+cron_is_offset_zone(const char *name)
+{
+	const char *p;
+	bool		digit = false;
+	int			i;
+
+	if (name[0] == '+' || name[0] == '-' || (name[0] >= '0' && name[0] <= '9'))
+		return true;
+	for (p = name; *p; p++)
+	{
+		if (*p == ',' || *p == '<' || *p == ':')
+			return true;
+		if (*p >= '0' && *p <= '9')
+			digit = true;
+	}
+	if (!digit || strchr(name, '/') != NULL)
+		return false;
+	for (i = 0; cron_legacy_zones[i] != NULL; i++)
+		if (cron_word_eq(name, cron_legacy_zones[i]))
+			return false;
+	return true;
+}
+
+pg_tz *
+CronLookupUserTimezone(const char *name)
+{
+	/* an overlong name is refused as unknown, quoted in part, below */
+	if (name != NULL && strlen(name) <= TZ_STRLEN_MAX &&
+		cron_is_offset_zone(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timezone \"%s\" is a UTC offset or POSIX rule, not a zone name",
+						name),
+				 errdetail("PostgreSQL reads offsets with the POSIX sign, west of Greenwich positive: \"+05:00\" and \"UTC+5\" mean five hours behind UTC."),
+				 errhint("Use an IANA zone name such as \"Asia/Karachi\", or \"Etc/GMT-5\" for a fixed offset five hours ahead of UTC.")));
+	return CronLookupTimezone(name);
 }
 
 /* ----------------------------------------------------------------
@@ -683,6 +796,11 @@ cron_day_matches(const CronSchedule *s, int64 y, int m, int d)
 	bool		dom_ok = (s->days & (((uint32) 1) << d)) != 0 ||
 		(s->last_day && d == cron_days_in_month(y, m));
 	bool		dow_ok = (s->weekdays & (1 << wday)) != 0;
+
+	if (s->day_period > 0 &&
+		(dn - s->day_anchor) - cron_floor_div(dn - s->day_anchor,
+											  s->day_period) * s->day_period != 0)
+		return false;
 
 	/* Vixie cron: when both are restricted either one will do */
 	if (s->dom_restricted && s->dow_restricted)
@@ -823,52 +941,61 @@ cron_gmtoff(pg_time_t t, pg_tz *tz)
 }
 
 /*
- * The first instant in (lo, hi] whose offset differs from lo's, assuming a
- * single transition there; hi if there is none.
+ * The first instant strictly after t at which the zone's offset (or DST
+ * flag) changes, from the zone's own transition list; PG_INT64_MAX if none
+ * ever does.
  */
 static pg_time_t
-cron_find_transition(pg_time_t lo, pg_time_t hi, pg_tz *tz)
+cron_next_transition(pg_time_t t, pg_tz *tz)
 {
-	long		off = cron_gmtoff(lo, tz);
+	long		before_off,
+				after_off;
+	int			before_dst,
+				after_dst;
+	pg_time_t	boundary = 0;
+	pg_time_t	t1 = t + 1;
+	int			r;
 
-	while (hi - lo > 1)
-	{
-		pg_time_t	mid = lo + (hi - lo) / 2;
+	if (tz == NULL)
+		return PG_INT64_MAX;
+	r = pg_next_dst_boundary(&t, &before_off, &before_dst, &boundary,
+							 &after_off, &after_dst, tz);
 
-		if (cron_gmtoff(mid, tz) == off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return hi;
+	/*
+	 * Exactly at the last listed transition the library answers "none"
+	 * without consulting the zone's rule for the years beyond; a second
+	 * later it does.
+	 */
+	if (r == 0)
+		r = pg_next_dst_boundary(&t1, &before_off, &before_dst, &boundary,
+								 &after_off, &after_dst, tz);
+	if (r != 1 || boundary <= t)
+		return PG_INT64_MAX;
+	return boundary;
 }
 
 /*
- * The instant wall time w stands for: itself shifted by the offset in force
- * then; its first occurrence if it happens twice; the transition instant if
- * it falls in a gap.  Offsets a day either side bracket any real-world
- * transition near w.
+ * The latest wall time the clock showed before instant t: that of t - 1,
+ * unless the clock was turned back shortly before t and had shown later
+ * ones.  No turn-back in the zone data exceeds a day, so the transitions of
+ * the two days before t are enough.
  */
-static pg_time_t
-cron_wall_to_instant(int64 w, pg_tz *tz)
+static int64
+cron_high_water(pg_time_t t, pg_tz *tz)
 {
-	long		before = cron_gmtoff(w - SECS_PER_DAY, tz);
-	long		after = cron_gmtoff(w + SECS_PER_DAY, tz);
-	pg_time_t	t1 = w - before;
-	pg_time_t	t2 = w - after;
-	bool		ok1 = cron_gmtoff(t1, tz) == before;
-	bool		ok2 = before != after && cron_gmtoff(t2, tz) == after;
+	int64		hw = (t - 1) + cron_gmtoff(t - 1, tz);
+	pg_time_t	p = t - 2 * SECS_PER_DAY;
 
-	if (ok1 && ok2)
-		return Min(t1, t2);
-	if (ok1)
-		return t1;
-	if (ok2)
-		return t2;
-	if (t1 == t2)
-		return t1;
-	/* a gap: every wall time in it stands for the jump itself */
-	return cron_find_transition(Min(t1, t2), Max(t1, t2), tz);
+	for (;;)
+	{
+		pg_time_t	b = cron_next_transition(p, tz);
+
+		if (b >= t)
+			break;
+		hw = Max(hw, (b - 1) + cron_gmtoff(b - 1, tz));
+		p = b;
+	}
+	return hw;
 }
 
 static bool
@@ -883,25 +1010,45 @@ cron_to_timestamptz(int64 unix_secs, TimestampTz *result)
 	return true;
 }
 
+/*
+ * Across DST changes, the rule of Vixie cron and cronie (crontab(5)):
+ *
+ * - A schedule whose seconds, minute or hour field begins with "*"
+ *   (real_time) follows real time: it fires at every instant whose wall
+ *   time matches, so twice in a repeated hour and never in a skipped one.
+ * - Any other schedule fires once per matching wall time: at the first
+ *   instant the clock shows it, or, for a wall time the clock jumps over,
+ *   at the first instant after the jump.  In other words it fires at
+ *   instant t for the matching wall times above every wall time shown
+ *   before t (the "high water") and up to t's own.
+ *
+ * The search walks the zone's offset periods from "after" on: within one
+ * period wall time and real time advance together, so the first matching
+ * wall time from the period's lower bound, shifted by the period's offset,
+ * is the answer if it falls before the period ends.
+ */
 bool
 CronNextFire(const CronSchedule *sched, TimestampTz after, pg_tz *tz,
 			 TimestampTz *result)
 {
 	/* ticks are whole seconds; the first candidate strictly after "after" */
 	int64		start;
-	int64		lower;
-	int64		wall;
 	int64		last_year;
 	int64		y;
 	int			m,
 				d;
+	pg_time_t	cur;
 	pg_time_t	t;
+	int64		high_water = 0;
+	int64		cached_from = 0;
+	int64		cached_wall = -1;
+	bool		cached = false;
 
 	if (TIMESTAMP_NOT_FINITE(after))
 		return false;
 	start = cron_floor_div(after, USECS_PER_SEC) + 1 + CRON_EPOCH_DIFF;
 
-	if (sched->is_interval)
+	if (sched->is_interval && sched->day_period == 0)
 	{
 		int64		period = sched->interval_usecs / USECS_PER_SEC;
 
@@ -915,33 +1062,38 @@ CronNextFire(const CronSchedule *sched, TimestampTz after, pg_tz *tz,
 		sched->hours == 0 || sched->minutes == 0 || sched->seconds == 0)
 		return false;
 
-	/*
-	 * Start from the wall time just after the one of the second before
-	 * start, not at start's own wall time: if start is the instant of a
-	 * spring-forward jump, the skipped wall times fire at start.
-	 */
-	lower = (start - 1) + cron_gmtoff(start - 1, tz) + 1;
-	cron_civil_from_days(cron_floor_div(lower, SECS_PER_DAY), &y, &m, &d);
+	cron_civil_from_days(cron_floor_div(start + cron_gmtoff(start, tz),
+										SECS_PER_DAY), &y, &m, &d);
 	last_year = y + CRON_SEARCH_YEARS;
+	if (!sched->real_time)
+		high_water = cron_high_water(start, tz);
 
-	for (;;)
+	for (cur = start;;)
 	{
-		if (!cron_next_wall(sched, lower, last_year, &wall))
-			return false;
-		t = cron_wall_to_instant(wall, tz);
-		if (t >= start)
-			break;
+		long		off = cron_gmtoff(cur, tz);
+		pg_time_t	end = cron_next_transition(cur, tz);
+		int64		from = sched->real_time ? cur + off : high_water + 1;
+		int64		wall;
 
-		/*
-		 * The wall time happens twice and its first occurrence is already
-		 * past: "after" lies in a repeated stretch.  Nothing else in that
-		 * stretch can fire either, so go on from its end, the wall time
-		 * the clock shows just before it is turned back.
-		 */
-		lower = cron_find_transition(t, t + SECS_PER_DAY, tz) +
-			cron_gmtoff(t, tz);
-		if (lower <= wall)
-			lower = wall + 1;
+		/* no match in [cached_from, cached_wall): no new search needed */
+		if (cached && from >= cached_from && from <= cached_wall)
+			wall = cached_wall;
+		else
+		{
+			if (!cron_next_wall(sched, from, last_year, &wall))
+				return false;
+			cached = true;
+			cached_from = from;
+			cached_wall = wall;
+		}
+
+		/* a wall time jumped over fires at the jump */
+		t = Max(wall - off, cur);
+		if (t < end)
+			break;
+		if (!sched->real_time)
+			high_water = Max(high_water, (end - 1) + off);
+		cur = end;
 	}
 	return cron_to_timestamptz(t, result);
 }

@@ -5,8 +5,10 @@
  *
  * A schedule is either a cron expression (5 fields, or 6 with a leading
  * seconds field, or an @macro) or a plain interval ("every 15 minutes",
- * "30 seconds").  Cron schedules are read in a timezone; intervals tick at
- * fixed multiples of their length since the Unix epoch, whatever the zone.
+ * "30 seconds").  Cron schedules are read in a timezone; intervals of
+ * seconds, minutes or hours tick at fixed multiples of their length since
+ * the Unix epoch, whatever the zone; intervals of days or weeks tick at
+ * local midnight (weeks: Monday).
  *
  * Copyright (c) 2026, dagsched developers
  *
@@ -32,9 +34,15 @@ typedef struct CronSchedule
 	uint32		days;			/* 1-31 */
 	uint16		months;			/* 1-12 */
 	uint8		weekdays;		/* 0-6, Sunday = 0 */
-	bool		last_day;		/* "L" in day-of-month */
+	bool		last_day;		/* "L" or "$" in day-of-month */
 	bool		dom_restricted; /* day-of-month field was not "*" */
 	bool		dow_restricted; /* day-of-week field was not "*" */
+	bool		real_time;		/* a seconds, minute or hour field begins
+								 * with "*": follows real time across DST */
+	int32		day_period;		/* interval of whole days: ticks at local
+								 * midnight every day_period days, else 0 */
+	int32		day_anchor;		/* a local day (days since 1970-01-01) that
+								 * ticks, when day_period > 0 */
 } CronSchedule;
 
 /*
@@ -57,5 +65,12 @@ extern bool CronNextFire(const CronSchedule *sched, TimestampTz after,
 
 /* Look up an IANA zone name, or ereport(ERROR) naming it. */
 extern pg_tz *CronLookupTimezone(const char *name);
+
+/*
+ * The same for a zone a user gives now (a DAG's timezone, next_fire()):
+ * numeric offsets and POSIX strings ("+05:00", "UTC+5"), which PostgreSQL
+ * reads with the POSIX sign (west of Greenwich positive), are refused too.
+ */
+extern pg_tz *CronLookupUserTimezone(const char *name);
 
 #endif							/* DAGSCHED_CRON_H */

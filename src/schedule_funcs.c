@@ -110,7 +110,7 @@ dagsched_next_fire(PG_FUNCTION_ARGS)
 	if (!schedule_cache_hit(cache->tz_name, cache->tz_len, tz_str, tz_len))
 	{
 		char	   *name = pnstrdup(tz_str, tz_len);
-		pg_tz	   *tz = CronLookupTimezone(name);
+		pg_tz	   *tz = CronLookupUserTimezone(name);
 
 		cache->tz_name = schedule_cache_copy(fcinfo->flinfo->fn_mcxt,
 											 cache->tz_name, tz_str, tz_len);

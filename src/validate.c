@@ -709,7 +709,7 @@ val_dag_schedule(const ValRow *row, const char *dag_name)
 	if (schedule != NULL && schedule_changed)
 		CronParseOrError(schedule, &sched);
 	if (timezone != NULL && timezone_changed)
-		(void) CronLookupTimezone(timezone);
+		(void) CronLookupUserTimezone(timezone);
 
 	if ((schedule_changed || timezone_changed ||
 		 val_col_changed(row, "paused")) &&
