@@ -5,11 +5,18 @@
 -- each to text and, independently, expands it to the sets of values it
 -- allows, so the oracle never parses cron syntax.  The oracle walks UTC
 -- instants one minute (one second for 6-field schedules) at a time over a
--- bounded window and applies the DST contract on its own terms:
---   * a wall time fires at the first instant the clock shows it;
---   * a wall time the clock shows again after a fall-back never fires again;
---   * wall times skipped by a spring-forward fire once, at the first
+-- bounded window and applies the DST rule of Vixie cron / cronie on its own
+-- terms:
+--   * a schedule whose seconds, minute or hour field begins with "*"
+--     follows real time: it fires at every instant whose wall time matches
+--     (twice in a repeated hour, never in a skipped one);
+--   * any other schedule fires a wall time at the first instant the clock
+--     shows it, never again when a fall-back shows it a second time, and
+--     wall times skipped by a spring-forward fire once, at the first
 --     instant after the jump.
+-- Intervals of days or weeks are fixed-time schedules at local midnight on
+-- every Nth day (counted from 1970-01-01, or from Monday 1970-01-05 for
+-- whole weeks); shorter intervals tick at multiples since the epoch.
 -- Start times are random, half of them within hours of a DST change.  Cases
 -- where neither side fires inside the window are counted as unchecked.
 --
@@ -34,7 +41,10 @@ CREATE TEMP TABLE pc (
 	months		int[],
 	dows		int[],
 	dom_star	bool,
-	dow_star	bool
+	dow_star	bool,
+	real_time	bool NOT NULL DEFAULT false,	-- seconds/minute/hour begins with *
+	day_period	int,				-- intervals of days: every Nth local day
+	day_anchor	int					-- a day (since 1970-01-01) that ticks
 );
 
 -- uniform integer in [lo, hi]
@@ -77,13 +87,15 @@ BEGIN
 			txt := pg_temp.render(fld, a) || '-' || pg_temp.render(fld, b);
 			vals := array(SELECT generate_series(a, b));
 		END IF;
-	ELSIF form = 3 THEN				-- a-b/n
-		b := pg_temp.rnd(a, hi);
+	ELSIF form = 3 THEN				-- a-b/n, reaching at least two values
 		n := pg_temp.rnd(1, greatest(1, (hi - lo + 1) / 3));
+		a := least(a, hi - n);
+		b := pg_temp.rnd(a + n, hi);
 		txt := pg_temp.render(fld, a) || '-' || pg_temp.render(fld, b) || '/' || n;
 		vals := array(SELECT generate_series(a, b, n));
-	ELSE							-- a/n
+	ELSE							-- a/n is a-max/n
 		n := pg_temp.rnd(1, greatest(1, (hi - lo + 1) / 3));
+		a := least(a, hi - n);
 		txt := a::text || '/' || n;
 		vals := array(SELECT generate_series(a, hi, n));
 	END IF;
@@ -103,7 +115,7 @@ BEGIN
 		txt := '*';
 		vals := array(SELECT generate_series(lo, hi));
 	ELSIF r < pstar + (1 - pstar) * 0.25 THEN
-		n := pg_temp.rnd(1, hi - lo + 1);
+		n := pg_temp.rnd(1, hi - lo);
 		txt := '*/' || n;
 		vals := array(SELECT generate_series(lo, hi, n));
 	ELSE
@@ -144,6 +156,7 @@ BEGIN
 		c.is_interval := false;
 		c.has_sec := false;
 		c.dom_l := false;
+		c.real_time := false;
 		c.zone := zones[pg_temp.rnd(1, 5)];
 		near_dst := c.zone IN ('Europe/Warsaw', 'America/New_York',
 							   'Australia/Lord_Howe') AND random() < 0.6;
@@ -163,7 +176,7 @@ BEGIN
 		END IF;
 
 		r := random();
-		IF r < 0.08 THEN
+		IF r < 0.10 THEN
 			-- plain intervals
 			c.is_interval := true;
 			SELECT * INTO f FROM (VALUES
@@ -171,10 +184,26 @@ BEGIN
 				('30 seconds', 30), ('every 2 hours', 7200),
 				('every 1 day', 86400), ('every 7 seconds', 7),
 				('every 45 mins', 2700), ('90 minutes', 5400),
-				('every hour', 3600), ('every 3 days', 259200))
-				AS v(e, p) OFFSET pg_temp.rnd(0, 9) LIMIT 1;
+				('every hour', 3600), ('every 3 days', 259200),
+				('every 1 week', 604800), ('every 2 weeks', 1209600),
+				('every 14 days', 1209600), ('every 24 hours', 86400))
+				AS v(e, p) OFFSET pg_temp.rnd(0, 13) LIMIT 1;
 			c.expr := f.e;
 			c.period := f.p;
+			IF f.e ~ '(day|week)' THEN
+				-- local midnight on every Nth day: a fixed-time schedule
+				c.is_interval := false;
+				c.day_period := f.p / 86400;
+				c.day_anchor := CASE WHEN c.day_period % 7 = 0 THEN 4 ELSE 0 END;
+				c.secs := '{0}';
+				c.mins := '{0}';
+				c.hours := '{0}';
+				c.doms := array(SELECT generate_series(1, 31));
+				c.months := array(SELECT generate_series(1, 12));
+				c.dows := array(SELECT generate_series(0, 6));
+				c.dom_star := true;
+				c.dow_star := true;
+			END IF;
 			INSERT INTO pc SELECT c.*;
 			CONTINUE;
 		ELSIF r < 0.12 THEN
@@ -195,6 +224,7 @@ BEGIN
 			c.dows := CASE WHEN f.w = '{}' THEN array(SELECT generate_series(0, 6)) ELSE f.w::int[] END;
 			c.dom_star := f.d = '{}';
 			c.dow_star := f.w = '{}';
+			c.real_time := f.h = '{}';		-- @hourly is "0 * * * *"
 			INSERT INTO pc SELECT c.*;
 			CONTINUE;
 		END IF;
@@ -205,6 +235,7 @@ BEGIN
 			f := pg_temp.gen_field('sec', 0, 59, 0.3, 59);
 			c.expr := f.txt || ' ';
 			c.secs := f.vals;
+			c.real_time := f.txt LIKE '*%';
 		ELSE
 			c.expr := '';
 			c.secs := '{0}';
@@ -212,11 +243,13 @@ BEGIN
 		f := pg_temp.gen_field('min', 0, 59, CASE WHEN six THEN 0.5 ELSE 0.2 END, 59);
 		c.expr := c.expr || f.txt;
 		c.mins := f.vals;
+		c.real_time := c.real_time OR f.txt LIKE '*%';
 		-- near a DST change, favour the hours it moves
 		f := pg_temp.gen_field('hour', 0, 23, CASE WHEN six THEN 0.7 ELSE 0.3 END,
 							   CASE WHEN near_dst AND random() < 0.7 THEN 3 ELSE 23 END);
 		c.expr := c.expr || ' ' || f.txt;
 		c.hours := f.vals;
+		c.real_time := c.real_time OR f.txt LIKE '*%';
 		IF random() < 0.05 THEN
 			-- the last day of the month, alone or in a list
 			IF random() < 0.5 THEN
@@ -250,6 +283,8 @@ SELECT extract(second FROM w)::int = ANY (c.secs)
    AND extract(minute FROM w)::int = ANY (c.mins)
    AND extract(hour FROM w)::int = ANY (c.hours)
    AND extract(month FROM w)::int = ANY (c.months)
+   AND (c.day_period IS NULL
+		OR ((w::date - date '1970-01-01') - c.day_anchor) % c.day_period = 0)
    AND CASE WHEN NOT c.dom_star AND NOT c.dow_star
 			THEN (extract(day FROM w)::int = ANY (c.doms)
 				  OR (c.dom_l AND extract(day FROM w + interval '1 day') = 1))
@@ -278,6 +313,15 @@ BEGIN
 	END IF;
 
 	step := CASE WHEN c.has_sec THEN interval '1 second' ELSE interval '1 minute' END;
+	IF c.real_time THEN
+		-- every instant whose wall time matches (the series is in order)
+		SELECT t INTO result
+		FROM generate_series(date_trunc('minute', c.after), c.after + horizon, step) t
+		WHERE t > c.after AND pg_temp.matches(c, t AT TIME ZONE c.zone)
+		LIMIT 1;
+		RETURN result;
+	END IF;
+
 	-- start early so that wall times shown before c.after count as seen
 	t0 := date_trunc('minute', c.after) - interval '3 hours';
 	SELECT s.t INTO result
