@@ -14,14 +14,18 @@
  *   seconds field give the same schedule.
  * - CronNextFire: a result is strictly after "after" and within the
  *   timestamp range, and asking again from it gives a strictly later tick
- *   or none; an interval's ticks are whole multiples of its period; in UTC
- *   the result matches the schedule field by field and no earlier second
- *   does (checked against a brute-force search using gmtime_r); in a zone
- *   with a fixed offset the result is the UTC one shifted by the offset; in
- *   a zone with transitions the result's wall time matches the schedule or
- *   the result is a transition instant (a wall time in a gap fires at the
- *   jump), and a wall time that happens twice fires at its first
- *   occurrence when that is after "after".
+ *   or none; an interval of seconds, minutes or hours ticks at whole
+ *   multiples of its period (one of days or weeks is a schedule at local
+ *   midnight); in UTC the result matches the schedule field by field and
+ *   no earlier second does (checked against a brute-force search using
+ *   gmtime_r); in a zone with a fixed offset the result is the UTC one
+ *   shifted by the offset; in a zone with transitions, Vixie cron's DST
+ *   rule: a schedule following real time (a "*" in its seconds, minute or
+ *   hour field) fires at a matching wall time and, within three hours
+ *   after a transition, no earlier instant after "after" matches; any
+ *   other fires at a matching wall time or at a transition instant (a wall
+ *   time in a gap fires at the jump), and a wall time that happens twice
+ *   fires at its first occurrence when that is after "after".
  *
  * Copyright (c) 2026, dagsched developers
  *
@@ -112,11 +116,18 @@ bit(uint64 bits, int n)
 
 /* the day part of the rule, on a broken-down date (gmtime_r/localtime_r) */
 static bool
-ref_day_matches(const CronSchedule *s, const struct tm *tm, bool last_of_month)
+ref_day_matches(const CronSchedule *s, const struct tm *tm, bool last_of_month,
+				int64 day)
 {
 	bool		dom_ok = bit(s->days, tm->tm_mday) ||
 		(s->last_day && last_of_month);
 	bool		dow_ok = bit(s->weekdays, tm->tm_wday);
+
+	/* intervals of days: every day_period-th day from day_anchor */
+	if (s->day_period > 0 &&
+		(day - s->day_anchor) - floor_div(day - s->day_anchor,
+										  s->day_period) * s->day_period != 0)
+		return false;
 
 	if (s->dom_restricted && s->dow_restricted)
 		return dom_ok || dow_ok;
@@ -141,7 +152,7 @@ utc_matches(const CronSchedule *s, int64 u)
 	if (gmtime_r(&t, &tm) == NULL || gmtime_r(&t1, &next) == NULL)
 		return false;
 	return ref_time_matches(s, &tm) &&
-		ref_day_matches(s, &tm, next.tm_mday == 1);
+		ref_day_matches(s, &tm, next.tm_mday == 1, floor_div(u, 86400));
 }
 
 /*
@@ -170,7 +181,7 @@ ref_next_utc(const CronSchedule *s, int64 start, int64 limit, int64 *found)
 		if (gmtime_r(&t, &tm) == NULL || gmtime_r(&t1, &next) == NULL)
 			return -1;
 		if (!bit(s->months, tm.tm_mon + 1) ||
-			!ref_day_matches(s, &tm, next.tm_mday == 1))
+			!ref_day_matches(s, &tm, next.tm_mday == 1, day))
 			continue;
 		for (h = 0; h < 24; h++)
 		{
@@ -217,7 +228,9 @@ same_schedule(const CronSchedule *a, const CronSchedule *b)
 		a->months == b->months && a->weekdays == b->weekdays &&
 		a->last_day == b->last_day &&
 		a->dom_restricted == b->dom_restricted &&
-		a->dow_restricted == b->dow_restricted;
+		a->dow_restricted == b->dow_restricted &&
+		a->real_time == b->real_time &&
+		a->day_period == b->day_period && a->day_anchor == b->day_anchor;
 }
 
 /* The checks every result gets, in any zone.  Returns the result or 0. */
@@ -233,7 +246,7 @@ next_fire_checked(const CronSchedule *s, TimestampTz after, pg_tz *tz,
 	CHECK(r > after, "after " INT64_FORMAT " result " INT64_FORMAT, after, r);
 	CHECK(IS_VALID_TIMESTAMP(r), "result " INT64_FORMAT " out of range", r);
 	CHECK(r % USECS_PER_SEC == 0, "result " INT64_FORMAT " not whole", r);
-	if (s->is_interval)
+	if (s->is_interval && s->day_period == 0)
 	{
 		int64		period = s->interval_usecs / USECS_PER_SEC;
 		int64		u = ts_to_unix(r);
@@ -246,6 +259,66 @@ next_fire_checked(const CronSchedule *s, TimestampTz after, pg_tz *tz,
 	}
 	*result = r;
 	return true;
+}
+
+/* An interval ticking at multiples of its period since the epoch. */
+static bool
+epoch_interval(const CronSchedule *s)
+{
+	return s->is_interval && s->day_period == 0;
+}
+
+/* Vixie cron's DST rule, on a result r2 in a zone with transitions */
+static void
+check_zone_result(const CronSchedule *s, TimestampTz after, pg_tz *tz,
+				  TimestampTz r2)
+{
+	int64		u = ts_to_unix(r2);
+	int64		a = ts_to_unix(after);
+	int64		wall = u + gmtoff_at(u, tz);
+	bool		jump = gmtoff_at(u - 1, tz) != gmtoff_at(u, tz);
+	long		offs[2];
+	int			k;
+
+	if (s->real_time)
+	{
+		int64		v;
+
+		CHECK(utc_matches(s, wall),
+			  "real-time result " INT64_FORMAT " (wall unix " INT64_FORMAT
+			  ") does not match, after " INT64_FORMAT, r2, wall, after);
+
+		/* near a transition, no earlier instant matched */
+		if (gmtoff_at(u - 3 * 3600, tz) != gmtoff_at(u, tz))
+			for (v = Max(a + 1, u - 3 * 3600); v < u; v++)
+				CHECK(!utc_matches(s, v + gmtoff_at(v, tz)),
+					  "real-time result " INT64_FORMAT " skips unix "
+					  INT64_FORMAT ", after " INT64_FORMAT, r2, v, after);
+		return;
+	}
+
+	CHECK(jump || utc_matches(s, wall),
+		  "zone result " INT64_FORMAT " (wall unix " INT64_FORMAT
+		  ") does not match, after " INT64_FORMAT, r2, wall, after);
+	if (jump)
+		return;
+
+	/*
+	 * A wall time that happens twice fires at its first occurrence, unless
+	 * that is already past.
+	 */
+	offs[0] = gmtoff_at(u - SECS_PER_DAY, tz);
+	offs[1] = gmtoff_at(u + SECS_PER_DAY, tz);
+	for (k = 0; k < 2; k++)
+	{
+		int64		t1 = wall - offs[k];
+
+		CHECK(!(t1 > a && t1 < u && gmtoff_at(t1, tz) == offs[k]),
+			  "zone result " INT64_FORMAT " is the second "
+			  "occurrence of its wall time; the first, unix "
+			  INT64_FORMAT ", is after " INT64_FORMAT,
+			  r2, t1, after);
+	}
 }
 
 static void
@@ -269,12 +342,12 @@ check_after(const CronSchedule *s, TimestampTz after, pg_tz *tz,
 	{
 		if (next_fire_checked(s, r, NULL, &r2))
 			CHECK(r2 > r, "not increasing");
-		if (!s->is_interval)
+		if (!epoch_interval(s))
 			CHECK(utc_matches(s, ts_to_unix(r)),
 				  "UTC result " INT64_FORMAT " does not match (after "
 				  INT64_FORMAT ")", r, after);
 	}
-	if (reference && !s->is_interval)
+	if (reference && !epoch_interval(s))
 	{
 		int64		start = ts_to_unix(after) + 1;
 		int64		limit = ok ? ts_to_unix(r) :
@@ -302,7 +375,7 @@ check_after(const CronSchedule *s, TimestampTz after, pg_tz *tz,
 		bool		okf = next_fire_checked(s, after, fixed_tz, &r2);
 		bool		oku = CronNextFire(s, shifted, NULL, &r3);
 
-		if (s->is_interval)
+		if (epoch_interval(s))
 			CHECK(okf == ok && (!ok || r2 == r), "interval depends on zone");
 		else if (oku && IS_VALID_TIMESTAMP(r3 - fixed_off * USECS_PER_SEC))
 			CHECK(okf && r2 == r3 - fixed_off * USECS_PER_SEC,
@@ -322,44 +395,10 @@ check_after(const CronSchedule *s, TimestampTz after, pg_tz *tz,
 	{
 		if (next_fire_checked(s, r2, tz, &r3))
 			CHECK(r3 > r2, "not increasing in zone");
-		if (s->is_interval)
+		if (epoch_interval(s))
 			CHECK(ok && r2 == r, "interval depends on zone");
 		else
-		{
-			int64		u = ts_to_unix(r2);
-			pg_time_t	t = u;
-			struct pg_tm *ptm = pg_localtime(&t, tz);
-			int64		wall = u + (ptm ? ptm->tm_gmtoff : 0);
-			bool		jump = gmtoff_at(u - 1, tz) != gmtoff_at(u, tz);
-
-			CHECK(jump || utc_matches(s, wall),
-				  "zone result " INT64_FORMAT " (wall unix " INT64_FORMAT
-				  ") does not match, after " INT64_FORMAT, r2, wall, after);
-
-			/*
-			 * A wall time that happens twice fires at its first occurrence,
-			 * unless that is already past.
-			 */
-			if (!jump)
-			{
-				int64		a = ts_to_unix(after);
-				long		offs[2];
-				int			k;
-
-				offs[0] = gmtoff_at(u - SECS_PER_DAY, tz);
-				offs[1] = gmtoff_at(u + SECS_PER_DAY, tz);
-				for (k = 0; k < 2; k++)
-				{
-					int64		t1 = wall - offs[k];
-
-					CHECK(!(t1 > a && t1 < u && gmtoff_at(t1, tz) == offs[k]),
-						  "zone result " INT64_FORMAT " is the second "
-						  "occurrence of its wall time; the first, unix "
-						  INT64_FORMAT ", is after " INT64_FORMAT,
-						  r2, t1, after);
-				}
-			}
-		}
+			check_zone_result(s, after, tz, r2);
 	}
 }
 

@@ -278,3 +278,23 @@ BEGIN
 	RETURN NULL;
 END
 $$;
+
+-- issue 14: 0.2 refuses a step that only reaches its first value (such as
+-- */60 in minutes, which 0.1 read as minute 0); such a schedule no longer
+-- fires, so name each one (data only: nothing in the catalog changes)
+DO $$
+DECLARE
+	d			record;
+BEGIN
+	FOR d IN SELECT dag_name, schedule FROM dagsched.dag
+			  WHERE schedule IS NOT NULL ORDER BY dag_name LOOP
+		BEGIN
+			PERFORM dagsched.next_fire(d.schedule, now(), 'UTC');
+		EXCEPTION WHEN invalid_parameter_value THEN
+			RAISE WARNING 'schedule "%" of DAG "%" is no longer accepted; it will not fire until it is changed',
+				d.schedule, d.dag_name
+				USING DETAIL = SQLERRM;
+		END;
+	END LOOP;
+END
+$$;
