@@ -135,10 +135,11 @@ SELECT dagsched.next_fire('* * * * *', now(), 'Mars/Olympus');
 UPDATE dagsched.dag SET timezone = NULL WHERE dag_name = 'h_base';
 \set VERBOSITY default
 SELECT dagsched.next_fire('0 0 1 1 *', '2026-06-01 00:00+00', NULL);
--- POSIX TZ strings are accepted, as PostgreSQL's own TimeZone setting
--- accepts them: '+25:00' is 25 hours west of Greenwich
-SELECT dagsched.next_fire('0 0 * * *', '2026-01-01 12:00+00', '+25:00') AS plus25,
-	   dagsched.next_fire('0 0 * * *', '2026-01-01 12:00+00', 'UTC+25') AS utc_plus25;
+-- offsets and POSIX TZ strings, which PostgreSQL's own TimeZone setting
+-- accepts ('+25:00' is 25 hours west of Greenwich), are refused (issue 14)
+SELECT dagsched.next_fire('0 0 * * *', '2026-01-01 12:00+00', '+25:00') AS plus25;
+SELECT dagsched.next_fire('0 0 * * *', '2026-01-01 12:00+00', 'UTC+25') AS utc_plus25;
+UPDATE dagsched.dag SET timezone = 'UTC+25' WHERE dag_name = 'h_base';
 SELECT h_state() = state AS unchanged FROM h_snap;
 
 --
