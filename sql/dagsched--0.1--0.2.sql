@@ -122,6 +122,7 @@ $$;
 
 COMMENT ON FUNCTION dagsched.import_pg_cron(boolean) IS
 'one DAG pg_cron_<jobname> (or pg_cron_<jobid>) per pg_cron job the caller can see, with one autocommit task "job", the job''s schedule, database and user, paused if the job is inactive; with deactivate, the imported jobs are switched off in pg_cron in the same transaction; jobs imported before are skipped; returns how many DAGs it created';
+
 -- issue 13: cancel() waits for running tasks; attempts keep their definition
 ALTER TABLE dagsched.dag_run ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
 ALTER TABLE dagsched.task_attempt
