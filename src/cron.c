@@ -435,6 +435,80 @@ cron_parse_interval(const char *text, char **tok, int ntok,
 	return true;
 }
 
+/* The fields of a 5- or 6-field expression; tok[] are its words. */
+static bool
+cron_parse_fields(const char *text, char **tok, int ntok,
+				  CronSchedule *result, char *errbuf, size_t errlen,
+				  const char **detail)
+{
+	char		whole[CRON_MAX_LENGTH + 1];
+	int			first;
+	int			f;
+	CronSchedule s;
+
+	memset(&s, 0, sizeof(s));
+	first = (ntok == 6) ? CRON_SECOND : CRON_MINUTE;
+	if (ntok == 5)
+		s.seconds = UINT64CONST(1);
+	for (f = first; f <= CRON_DOW; f++)
+	{
+		uint64		bits;
+		bool		restricted;
+		const char *bad;
+		CronItemResult r;
+
+		r = cron_parse_field(f, tok[f - first], &bits, &s.last_day,
+							 &restricted, &bad, whole, sizeof(whole));
+		if (r == CRON_ITEM_STEP)
+		{
+			snprintf(errbuf, errlen,
+					 "step of %s \"%s\" only reaches its first value, in \"%s\"",
+					 cron_fields[f].name, bad, text);
+			*detail = cron_step_detail;
+			return false;
+		}
+		if (r != CRON_ITEM_OK)
+		{
+			snprintf(errbuf, errlen, "invalid %s \"%s\" in \"%s\"",
+					 cron_fields[f].name, bad, text);
+			*detail = cron_fields[f].detail;
+			return false;
+		}
+
+		/*
+		 * Vixie cron: a job whose minute or hour (here also second) field
+		 * begins with "*" runs by real time when the clock jumps for DST
+		 */
+		if (f <= CRON_HOUR && !restricted)
+			s.real_time = true;
+		switch (f)
+		{
+			case CRON_SECOND:
+				s.seconds = bits;
+				break;
+			case CRON_MINUTE:
+				s.minutes = bits;
+				break;
+			case CRON_HOUR:
+				s.hours = (uint32) bits;
+				break;
+			case CRON_DOM:
+				s.days = (uint32) bits;
+				s.dom_restricted = restricted;
+				break;
+			case CRON_MONTH:
+				s.months = (uint16) bits;
+				break;
+			case CRON_DOW:
+				s.weekdays = (uint8) bits;
+				s.dow_restricted = restricted;
+				break;
+		}
+	}
+	*result = s;
+	return true;
+}
+
 /*
  * The parser proper.  "detail" (may be NULL) receives a sentence explaining
  * the syntax that was expected, for CronParseOrError's errdetail.
@@ -444,15 +518,11 @@ cron_parse(const char *text, CronSchedule *result, char *errbuf,
 		   size_t errlen, const char **detail)
 {
 	char		buf[CRON_MAX_LENGTH + 1];
-	char		whole[CRON_MAX_LENGTH + 1];
 	char	   *tok[CRON_MAX_TOKENS];
 	int			ntok = 0;
 	size_t		len;
 	char	   *p;
-	int			first;
-	int			f;
 	const char *dummy;
-	CronSchedule s;
 
 	if (detail == NULL)
 		detail = &dummy;
@@ -541,67 +611,7 @@ cron_parse(const char *text, CronSchedule *result, char *errbuf,
 		return false;
 	}
 
-	memset(&s, 0, sizeof(s));
-	first = (ntok == 6) ? CRON_SECOND : CRON_MINUTE;
-	if (ntok == 5)
-		s.seconds = UINT64CONST(1);
-	for (f = first; f <= CRON_DOW; f++)
-	{
-		uint64		bits;
-		bool		restricted;
-		const char *bad;
-		CronItemResult r;
-
-		r = cron_parse_field(f, tok[f - first], &bits, &s.last_day,
-							 &restricted, &bad, whole, sizeof(whole));
-		if (r == CRON_ITEM_STEP)
-		{
-			snprintf(errbuf, errlen,
-					 "step of %s \"%s\" only reaches its first value, in \"%s\"",
-					 cron_fields[f].name, bad, text);
-			*detail = cron_step_detail;
-			return false;
-		}
-		if (r != CRON_ITEM_OK)
-		{
-			snprintf(errbuf, errlen, "invalid %s \"%s\" in \"%s\"",
-					 cron_fields[f].name, bad, text);
-			*detail = cron_fields[f].detail;
-			return false;
-		}
-
-		/*
-		 * Vixie cron: a job whose minute or hour (here also second) field
-		 * begins with "*" runs by real time when the clock jumps for DST
-		 */
-		if (f <= CRON_HOUR && !restricted)
-			s.real_time = true;
-		switch (f)
-		{
-			case CRON_SECOND:
-				s.seconds = bits;
-				break;
-			case CRON_MINUTE:
-				s.minutes = bits;
-				break;
-			case CRON_HOUR:
-				s.hours = (uint32) bits;
-				break;
-			case CRON_DOM:
-				s.days = (uint32) bits;
-				s.dom_restricted = restricted;
-				break;
-			case CRON_MONTH:
-				s.months = (uint16) bits;
-				break;
-			case CRON_DOW:
-				s.weekdays = (uint8) bits;
-				s.dow_restricted = restricted;
-				break;
-		}
-	}
-	*result = s;
-	return true;
+	return cron_parse_fields(text, tok, ntok, result, errbuf, errlen, detail);
 }
 
 bool
