@@ -8,7 +8,12 @@ OBJS = \
 	src/validate.o \
 	src/shmem.o \
 	src/dag.o \
+	src/catalog.o \
+	src/transition.o \
 	src/run.o \
+	src/run_create.o \
+	src/taskexec.o \
+	src/atcommit.o \
 	src/scheduler.o \
 	src/worker.o \
 	src/shell.o \

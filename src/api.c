@@ -1,13 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * api.c
- *	  SQL-callable functions of dagsched: trigger, wait, cancel, retry, and
- *	  the trigger that tells the scheduler about catalog changes.
+ *	  The user-facing SQL functions of the run engine: trigger, wait,
+ *	  cancel, retry, backfill and rule_state.
  *
  * What these functions change reaches the scheduler and the workers only
- * when the caller's transaction commits, so the wake-ups (and the signals
- * that cancel running tasks) are sent from a commit callback: a worker woken
- * earlier would not see the new rows yet.
+ * when the caller's transaction commits, so their wake-ups (and the signals
+ * that cancel running tasks) go through atcommit.c.  Run tables are written
+ * by the extension, not by users: each function first checks, through
+ * row-level security, that the caller can see the DAG or run, then acts as
+ * the bootstrap superuser.
  *
  * Copyright (c) 2026, dagsched developers
  *
@@ -38,15 +40,13 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "atcommit.h"
 #include "cron.h"
 #include "dag.h"
 #include "dagsched.h"
 #include "run.h"
 #include "shmem.h"
 #include "validate.h"
-
-#define RUN_VISIBLE_SQL \
-	"SELECT 1 FROM dagsched.dag_run WHERE run_id OPERATOR(pg_catalog.=) $1"
 
 /* params larger than this are refused: they are copied into every task */
 #define API_MAX_PARAMS_BYTES (1024 * 1024)
@@ -57,86 +57,6 @@ PG_FUNCTION_INFO_V1(dagsched_cancel);
 PG_FUNCTION_INFO_V1(dagsched_retry);
 PG_FUNCTION_INFO_V1(dagsched_backfill);
 PG_FUNCTION_INFO_V1(dagsched_rule_state);
-PG_FUNCTION_INFO_V1(dagsched_dag_changed);
-PG_FUNCTION_INFO_V1(dagsched_extension_created);
-
-/* what to do when the current transaction commits */
-static bool callback_registered = false;
-static bool commit_wake_scheduler = false;
-static int	commit_wake_workers = 0;
-static int64 *commit_cancel_runs = NULL;
-static int	commit_ncancel = 0;
-static int	commit_cancel_cap = 0;
-static int64 created_run = 0;	/* run created by this transaction */
-
-static void
-api_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			{
-				int			i;
-
-				for (i = 0; i < commit_ncancel; i++)
-					DagschedSignalRun(commit_cancel_runs[i], SIGINT);
-				if (commit_ncancel > 0)
-					DagschedBroadcastRunFinished();
-				if (commit_wake_workers > 0)
-					DagschedWakeWorkers(commit_wake_workers);
-				if (commit_wake_scheduler)
-					DagschedWakeScheduler();
-			}
-			/* FALLTHROUGH */
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			commit_wake_scheduler = false;
-			commit_wake_workers = 0;
-			commit_ncancel = 0;
-			created_run = 0;
-			break;
-		default:
-			break;
-	}
-}
-
-static void
-api_register_callback(void)
-{
-	if (!callback_registered)
-	{
-		RegisterXactCallback(api_xact_callback, NULL);
-		callback_registered = true;
-	}
-}
-
-static void
-api_at_commit_wake_workers(int n)
-{
-	api_register_callback();
-	commit_wake_workers += n;
-}
-
-static void
-api_at_commit_cancel(int64 run_id)
-{
-	api_register_callback();
-	if (commit_ncancel >= commit_cancel_cap)
-	{
-		int			newcap = Max(8, commit_cancel_cap * 2);
-
-		if (commit_cancel_runs == NULL)
-			commit_cancel_runs = MemoryContextAlloc(TopMemoryContext,
-													sizeof(int64) * newcap);
-		else
-			commit_cancel_runs = repalloc(commit_cancel_runs,
-										  sizeof(int64) * newcap);
-		commit_cancel_cap = newcap;
-	}
-	commit_cancel_runs[commit_ncancel++] = run_id;
-}
 
 static void
 api_warn_if_not_preloaded(void)
@@ -151,26 +71,37 @@ api_warn_if_not_preloaded(void)
 /*
  * The caller may act on a DAG or run it can see: row-level security on the
  * catalog decides, exactly as for a SELECT.  Someone else's DAG is reported
- * as not existing, like a row the caller cannot see.
+ * as not existing, like a row the caller cannot see.  sql has one parameter
+ * and returns a row when the object is visible.
  */
-static void
-api_check_visible(const char *what, const char *sql, Oid argtype, Datum arg,
-				  const char *name)
+static bool
+api_visible(const char *sql, Oid argtype, Datum arg)
 {
 	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up %s", what);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("%s %s does not exist", what, name)));
+		elog(ERROR, "could not look up a DAG or run");
+	return SPI_processed > 0;
 }
 
-/* The caller may act on this run: it can see it (see api_check_visible). */
+static void
+api_check_dag_visible(const char *dag_name)
+{
+	if (!api_visible("SELECT 1 FROM dagsched.dag "
+					 "WHERE dag_name OPERATOR(pg_catalog.=) $1",
+					 TEXTOID, CStringGetTextDatum(dag_name)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("DAG \"%s\" does not exist", DagschedQuote(dag_name))));
+}
+
 static void
 api_check_run_visible(int64 run_id)
 {
-	api_check_visible("run", RUN_VISIBLE_SQL, INT8OID, Int64GetDatum(run_id),
-					  psprintf(INT64_FORMAT, run_id));
+	if (!api_visible("SELECT 1 FROM dagsched.dag_run "
+					 "WHERE run_id OPERATOR(pg_catalog.=) $1",
+					 INT8OID, Int64GetDatum(run_id)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("run %lld does not exist", (long long) run_id)));
 }
 
 /*
@@ -214,19 +145,15 @@ dagsched_trigger(PG_FUNCTION_ARGS)
 	api_warn_if_not_preloaded();
 
 	SPI_connect();
-	api_check_visible("DAG",
-					  "SELECT 1 FROM dagsched.dag "
-					  "WHERE dag_name OPERATOR(pg_catalog.=) $1",
-					  TEXTOID, CStringGetTextDatum(dag_name),
-					  psprintf("\"%s\"", DagschedQuote(dag_name)));
+	api_check_dag_visible(dag_name);
 	api_become_superuser(&save_userid, &save_sec);
 	run_id = RunCreate(dag_name, GetCurrentTransactionStartTimestamp(),
 					   "manual", JsonbPGetDatum(params), &nqueued);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 
-	api_at_commit_wake_workers(nqueued);
-	created_run = run_id;
+	AtCommitWakeWorkers(nqueued);
+	AtCommitNoteRunCreated(run_id);
 	PG_RETURN_INT64(run_id);
 }
 
@@ -329,7 +256,7 @@ dagsched_wait(PG_FUNCTION_ARGS)
 				 errmsg("dagsched.wait() cannot see a run progress in a %s transaction",
 						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
 				 errhint("Call it in a READ COMMITTED transaction.")));
-	if (run_id == created_run && run_id != 0)
+	if (RunCreatedInThisTransaction(run_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run %lld was created by this transaction", (long long) run_id),
@@ -414,10 +341,10 @@ dagsched_cancel(PG_FUNCTION_ARGS)
 	(void) RunCancel(run_id, &nqueued);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
-	api_at_commit_wake_workers(nqueued);
+	AtCommitWakeWorkers(nqueued);
 
 	/* the run ends now for wait(); running tasks are interrupted at commit */
-	api_at_commit_cancel(run_id);
+	AtCommitCancelRun(run_id);
 	PG_RETURN_VOID();
 }
 
@@ -440,7 +367,7 @@ dagsched_retry(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 
-	api_at_commit_wake_workers(nqueued);
+	AtCommitWakeWorkers(nqueued);
 	PG_RETURN_INT32(nreset);
 }
 
@@ -542,7 +469,7 @@ dagsched_backfill(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 
-	api_at_commit_wake_workers(nqueued);
+	AtCommitWakeWorkers(nqueued);
 	return (Datum) 0;
 }
 
@@ -564,35 +491,4 @@ dagsched_rule_state(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown trigger rule \"%s\"", rule)));
 	PG_RETURN_TEXT_P(cstring_to_text(DagRuleOutcomeState(DagEvaluateRule(rule, &tally))));
-}
-
-/*
- * Statement trigger on dagsched.dag: wake the scheduler when the change
- * commits, so that new schedules are seen without polling.
- */
-Datum
-dagsched_dag_changed(PG_FUNCTION_ARGS)
-{
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "dagsched_dag_changed: not called by trigger manager");
-
-	if (DagschedShmemReady() && Dagsched->scheduler_pid != MyProcPid)
-	{
-		api_register_callback();
-		commit_wake_scheduler = true;
-	}
-	return PointerGetDatum(NULL);
-}
-
-/*
- * Called by the install script: the scheduler, waiting for the extension,
- * starts as soon as CREATE EXTENSION commits.
- */
-Datum
-dagsched_extension_created(PG_FUNCTION_ARGS)
-{
-	api_warn_if_not_preloaded();
-	api_register_callback();
-	commit_wake_scheduler = true;
-	PG_RETURN_VOID();
 }

@@ -17,16 +17,23 @@
 #include "postgres.h"
 
 #include "dag.h"
+#include "states.h"
 
+#define DAG_RULE_NAME(rule) #rule,
+static const char *const dag_rules[] = {
+	DAGSCHED_TRIGGER_RULES(DAG_RULE_NAME)
+};
+
+/* A rule of states.h's list */
 bool
 DagRuleIsValid(const char *rule)
 {
-	return strcmp(rule, "all_success") == 0 ||
-		strcmp(rule, "all_done") == 0 ||
-		strcmp(rule, "all_failed") == 0 ||
-		strcmp(rule, "one_success") == 0 ||
-		strcmp(rule, "one_failed") == 0 ||
-		strcmp(rule, "none_failed") == 0;
+	int			i;
+
+	for (i = 0; i < lengthof(dag_rules); i++)
+		if (strcmp(rule, dag_rules[i]) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -86,15 +93,15 @@ DagRuleOutcomeState(DagRuleOutcome outcome)
 	switch (outcome)
 	{
 		case DAG_RULE_READY:
-			return "queued";
+			return TS_QUEUED;
 		case DAG_RULE_UPSTREAM_FAILED:
-			return "upstream_failed";
+			return TS_UPSTREAM_FAILED;
 		case DAG_RULE_SKIPPED:
-			return "skipped";
+			return TS_SKIPPED;
 		case DAG_RULE_WAIT:
 			break;
 	}
-	return "pending";
+	return TS_PENDING;
 }
 
 /*

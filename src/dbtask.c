@@ -43,6 +43,7 @@
 
 #include "dagsched.h"
 #include "dbtask.h"
+#include "taskexec.h"
 
 #define DBTASK_ERROR_LEN	2048
 #define DBTASK_OUTPUT_LEN	256
@@ -68,23 +69,31 @@ typedef struct DbTaskShared
 	char		output[DBTASK_OUTPUT_LEN];
 } DbTaskShared;
 
-void
-DbTaskCheckAccess(const ClaimedTask *task)
+static void dbtask_check_access(const ClaimedTask *task,
+								const TaskOwner *owner);
+static bool dbtask_run(const ClaimedTask *task, const TaskOwner *owner,
+					   char **output, char **error);
+
+/* The runner of SQL tasks in another database (see taskexec.h) */
+const TaskRunner TaskRunnerOtherDb = {
+	.name = "other database",
+	.mode = TASK_RUNNER_OUTSIDE_XACT,
+	.check_access = dbtask_check_access,
+	.run = dbtask_run,
+};
+
+/* CONNECT on the task's database is checked at run time: it may be revoked */
+static void
+dbtask_check_access(const ClaimedTask *task, const TaskOwner *owner)
 {
 	Oid			dboid = get_database_oid(task->database, true);
-	Oid			roleid = get_role_oid(task->owner, true);
 
 	if (!OidIsValid(dboid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_DATABASE),
 				 errmsg("database \"%s\" of the task does not exist",
 						task->database)));
-	if (!OidIsValid(roleid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("owner role \"%s\" of the DAG does not exist",
-						task->owner)));
-	if (DagschedDatabaseAclCheck(dboid, roleid, ACL_CONNECT) != ACLCHECK_OK)
+	if (DagschedDatabaseAclCheck(dboid, owner->roleid, ACL_CONNECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("owner role \"%s\" of the DAG may not connect to database \"%s\"",
@@ -100,6 +109,13 @@ dbtask_put(char *base, Size *off, const char *s)
 	memcpy(base + at, s ? s : "", len);
 	*off += len;
 	return at;
+}
+
+static bool
+dbtask_run(const ClaimedTask *task, const TaskOwner *owner, char **output,
+		   char **error)
+{
+	return DbTaskRun(task, output, error);
 }
 
 bool
@@ -158,7 +174,8 @@ DbTaskRun(const ClaimedTask *task, char **output, char **error)
 
 	/*
 	 * Wait for the helper to end.  A cancel or shutdown aimed at this worker
-	 * stops the helper first, then is processed as usual.
+	 * stops the helper first, then is processed as usual; the segment is
+	 * gone by then, so nothing after it may run.
 	 */
 	for (;;)
 	{
@@ -172,6 +189,8 @@ DbTaskRun(const ClaimedTask *task, char **output, char **error)
 			(void) WaitForBackgroundWorkerShutdown(handle);
 			dsm_detach(seg);
 			CHECK_FOR_INTERRUPTS();
+			/* a pending interrupt that did not throw: held off, shouldn't be */
+			elog(ERROR, "task in database \"%s\" interrupted", task->database);
 		}
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -238,14 +257,12 @@ DagschedDbTaskMain(Datum main_arg)
 		dbtask_set("dagsched.logical_time", base + shared->off_logical_time);
 		dbtask_set("dagsched.params", base + shared->off_params);
 
-		if (shared->timeout_ms > 0)
-			enable_timeout_after(STATEMENT_TIMEOUT, shared->timeout_ms);
+		TaskTimerArm(shared->timeout_ms);
 		ret = SPI_execute(base + shared->off_command, false, 0);
-		if (shared->timeout_ms > 0)
-			disable_timeout(STATEMENT_TIMEOUT, false);
+		TaskTimerDisarm();
 		if (ret < 0)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-		strlcpy(shared->output, RunCommandTag(ret, SPI_processed),
+		strlcpy(shared->output, TaskCommandTag(ret, SPI_processed),
 				DBTASK_OUTPUT_LEN);
 
 		SPI_finish();
@@ -260,17 +277,10 @@ DagschedDbTaskMain(Datum main_arg)
 		MemoryContextSwitchTo(TopMemoryContext);
 		edata = CopyErrorData();
 		FlushErrorState();
-		disable_timeout(STATEMENT_TIMEOUT, false);
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
-			shared->timeout_ms > 0 && edata->message &&
-			strstr(edata->message, "statement timeout"))
-			snprintf(shared->error, DBTASK_ERROR_LEN,
-					 "%s: task timed out after %d ms",
-					 unpack_sql_state(edata->sqlerrcode), shared->timeout_ms);
-		else
-			snprintf(shared->error, DBTASK_ERROR_LEN, "%s: %s",
-					 unpack_sql_state(edata->sqlerrcode),
-					 edata->message ? edata->message : "unknown error");
+		TaskTimerDisarm();
+		strlcpy(shared->error,
+				TaskErrorText(edata, shared->timeout_ms, TaskTimerFired()),
+				DBTASK_ERROR_LEN);
 		AbortCurrentTransaction();
 		shared->success = false;
 	}

@@ -15,9 +15,6 @@
 
 #include "run.h"
 
-/* ereport(ERROR) unless the owner may connect to the task's database. */
-extern void DbTaskCheckAccess(const ClaimedTask *task);
-
 /*
  * Run task->command in task->database, as the owner, in a short-lived
  * background worker connected there.  Called outside any transaction.

@@ -36,21 +36,10 @@
 #include "utils/wait_event.h"
 
 #include "remote.h"
+#include "taskexec.h"
 
 /* how long a cancelled query may take to report back before we hang up */
 #define REMOTE_CANCEL_GRACE_MS	5000
-
-/*
- * Whether the owner of the task RemoteCheckAccess last looked at is a
- * superuser.  RemoteRunTask runs outside any transaction and so cannot look
- * at the catalog itself; it uses this only for the very task (same struct,
- * run and attempt) that was checked, and otherwise assumes a non-superuser,
- * the stricter case.
- */
-static const ClaimedTask *checked_task = NULL;
-static int64 checked_run_id = 0;
-static int	checked_attempt = 0;
-static bool checked_superuser = false;
 
 static char *remote_parse_error(const char *message);
 static char *remote_password(const char *conninfo);
@@ -59,6 +48,31 @@ static char *remote_target(PGconn *conn);
 static void remote_discard_notice(void *arg, const PGresult *res);
 static void remote_cancel(PGconn *conn);
 static int	remote_wait(PGconn *conn, int socket_events, TimestampTz deadline);
+static void remote_check_access(const ClaimedTask *task,
+								const TaskOwner *owner);
+static bool remote_run(const ClaimedTask *task, const TaskOwner *owner,
+					   char **output, char **error);
+
+/* The runner of tasks with a conninfo (see taskexec.h) */
+const TaskRunner TaskRunnerRemote = {
+	.name = "remote",
+	.mode = TASK_RUNNER_OUTSIDE_XACT,
+	.check_access = remote_check_access,
+	.run = remote_run,
+};
+
+static void
+remote_check_access(const ClaimedTask *task, const TaskOwner *owner)
+{
+	RemoteCheckAccess(task, owner->superuser);
+}
+
+static bool
+remote_run(const ClaimedTask *task, const TaskOwner *owner, char **output,
+		   char **error)
+{
+	return RemoteRunTask(task, owner->superuser, output, error);
+}
 
 /*
  * Who may use which conninfo.
@@ -93,25 +107,16 @@ static int	remote_wait(PGconn *conn, int socket_events, TimestampTz deadline);
  * is replaced here by rule 1 and the administrator-maintained files, which
  * is what keeps passwords out of the catalog.
  *
- * Needs a transaction (role lookup).
+ * owner_is_superuser comes from the caller, who looked the owner up in the
+ * catalog for this very attempt.
  */
 void
-RemoteCheckAccess(const ClaimedTask *task)
+RemoteCheckAccess(const ClaimedTask *task, bool owner_is_superuser)
 {
-	Oid			roleid = get_role_oid(task->owner, true);
-	bool		super;
+	bool		super = owner_is_superuser;
 	PQconninfoOption *opts;
 	char	   *parse_err = NULL;
 	bool		has_password = false;
-
-	checked_task = NULL;
-
-	if (!OidIsValid(roleid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("owner role \"%s\" of the DAG does not exist",
-						task->owner)));
-	super = superuser_arg(roleid);
 
 	/* parse even for superusers: a bad string is better reported now */
 	opts = PQconninfoParse(task->conninfo, &parse_err);
@@ -145,19 +150,15 @@ RemoteCheckAccess(const ClaimedTask *task)
 				 errdetail("The DAG's owner \"%s\" is not a superuser, and the catalog is readable by all users.",
 						   task->owner),
 				 errhint("Put the password in a password file (passfile) or a connection service file of the server's operating system user.")));
-
-	checked_task = task;
-	checked_run_id = task->run_id;
-	checked_attempt = task->attempt;
-	checked_superuser = super;
 }
 
 bool
-RemoteRunTask(const ClaimedTask *task, char **output, char **error)
+RemoteRunTask(const ClaimedTask *task, bool owner_is_superuser,
+			  char **output, char **error)
 {
 	PGconn	   *volatile conn = NULL;
 	char	   *volatile password = NULL;
-	bool		super;
+	bool		super = owner_is_superuser;
 	bool		success = false;
 	const char *keywords[5];
 	const char *values[5];
@@ -165,10 +166,6 @@ RemoteRunTask(const ClaimedTask *task, char **output, char **error)
 
 	*output = NULL;
 	*error = NULL;
-
-	super = checked_task == task && checked_run_id == task->run_id &&
-		checked_attempt == task->attempt && checked_superuser;
-	checked_task = NULL;
 
 	if (task->timeout_ms > 0)
 		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),

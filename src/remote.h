@@ -17,10 +17,10 @@
 
 /*
  * ereport(ERROR) unless the owner may use task->conninfo (rules for
- * non-superuser owners, e.g. no password in the string).  Needs a
- * transaction.
+ * non-superuser owners, e.g. no password in the string).
  */
-extern void RemoteCheckAccess(const ClaimedTask *task);
+extern void RemoteCheckAccess(const ClaimedTask *task,
+							  bool owner_is_superuser);
 
 /*
  * Run task->command on the server task->conninfo names, as one transaction,
@@ -28,8 +28,10 @@ extern void RemoteCheckAccess(const ClaimedTask *task);
  * command tag of the last statement, *error "SQLSTATE: message" of a remote
  * error (or a connection failure, with any password removed).  Honours
  * task->timeout_ms; throws ERROR when the calling worker is cancelled, after
- * cancelling the remote query.
+ * cancelling the remote query.  A non-superuser owner's connection must have
+ * used a password (see remote.c).
  */
-extern bool RemoteRunTask(const ClaimedTask *task, char **output, char **error);
+extern bool RemoteRunTask(const ClaimedTask *task, bool owner_is_superuser,
+						  char **output, char **error);
 
 #endif							/* DAGSCHED_REMOTE_H */

@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * run.h
- *	  Catalog access for runs: creating them, claiming and finishing task
- *	  attempts, propagating outcomes downstream, resuming and cancelling.
+ *	  What happens to a run: creating it, claiming and ending task attempts,
+ *	  propagating their outcomes downstream, ending, cancelling, resuming and
+ *	  recovering runs.  Built from the transitions (transition.h) and the
+ *	  catalog reads (catalog.h).
  *
  * Every function here expects a transaction in progress with SPI connected
  * and an active snapshot; the caller decides where transactions begin and
@@ -37,11 +39,14 @@ typedef struct ClaimedTask
 	char	   *conninfo;		/* NULL = this server */
 } ClaimedTask;
 
+/* run_create.c: load the definition, build the graph, insert the rows */
 extern int64 RunCreate(const char *dag_name, TimestampTz logical_time,
 					   const char *trigger, Datum params, int *nqueued);
 extern int64 RunCreateOrLog(const char *dag_name, TimestampTz logical_time,
 							 const char *trigger, Datum params, int *nqueued,
 							 const char *why);
+
+/* run.c: what follows from each transition */
 extern bool RunClaimTask(ClaimedTask *task, MemoryContext cxt);
 extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output);
 extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
@@ -54,8 +59,5 @@ extern int	RunRecoverOrphans(bool server_restarted, int *nrecovered);
 extern int	RunCancel(int64 run_id, int *nqueued);
 extern int	RunRetry(int64 run_id, int *nqueued);
 extern int	RunFinishStranded(int *nfinished);
-extern int	RunCountQueued(void);
-extern char *RunCommandTag(int spi_result, uint64 processed);
-extern bool RunNextWakeup(TimestampTz *wakeup);
 
 #endif							/* DAGSCHED_RUN_H */

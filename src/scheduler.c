@@ -12,6 +12,10 @@
  * live in dag.next_run_at (indexed), so a restart or failover loses nothing
  * and the wake-up time costs one index probe.
  *
+ * The two trigger functions at the end run in users' backends: they tell
+ * the scheduler, at commit, that the catalog changed or the extension was
+ * created.
+ *
  * Copyright (c) 2026, dagsched developers
  *
  * IDENTIFICATION
@@ -38,6 +42,9 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "atcommit.h"
+#include "catalog.h"
+#include "commands/trigger.h"
 #include "cron.h"
 #include "dagsched.h"
 #include "run.h"
@@ -237,8 +244,8 @@ sched_loop(bool *recovered, SchedLoopResult *result)
 		if (nrecovered > 0)
 			result->woken += RunFinishStranded(&nfinished);
 	}
-	result->queued = RunCountQueued();
-	result->have_wakeup = RunNextWakeup(&result->wakeup);
+	result->queued = CatalogCountQueued();
+	result->have_wakeup = CatalogNextWakeup(&result->wakeup);
 
 	SPI_finish();
 	PopActiveSnapshot();
@@ -474,4 +481,38 @@ sched_purge(void)
 		purge_more = false;
 	}
 	PG_END_TRY();
+}
+
+PG_FUNCTION_INFO_V1(dagsched_dag_changed);
+PG_FUNCTION_INFO_V1(dagsched_extension_created);
+
+/*
+ * Statement trigger on dagsched.dag: wake the scheduler when the change
+ * commits, so that new schedules are seen without polling.
+ */
+Datum
+dagsched_dag_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "dagsched_dag_changed: not called by trigger manager");
+
+	if (DagschedShmemReady() && Dagsched->scheduler_pid != MyProcPid)
+		AtCommitWakeScheduler();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Called by the install script: the scheduler, waiting for the extension,
+ * starts as soon as CREATE EXTENSION commits.
+ */
+Datum
+dagsched_extension_created(PG_FUNCTION_ARGS)
+{
+	if (!DagschedShmemReady())
+		ereport(WARNING,
+				(errmsg("dagsched is not loaded through shared_preload_libraries"),
+				 errdetail("Runs are recorded, but no scheduler or worker will run them."),
+				 errhint("Add dagsched to shared_preload_libraries and restart the server.")));
+	AtCommitWakeScheduler();
+	PG_RETURN_VOID();
 }

@@ -45,6 +45,7 @@
 #include "utils/timestamp.h"
 
 #include "shell.h"
+#include "taskexec.h"
 
 /* how much of the program's output is kept: its tail */
 #define SHELL_OUTPUT_MAX		(64 * 1024)
@@ -82,6 +83,33 @@ static bool shell_reap(pid_t pid, int *status);
 static void shell_kill_group(pid_t pgid, pid_t pid, int *status,
 							 int grace_ms, int fd, ShellOutput *out);
 static char *shell_output_text(const ShellOutput *out);
+static void shell_check_role(Oid roleid, const char *owner);
+static void shell_check_access(const ClaimedTask *task,
+							   const TaskOwner *owner);
+static bool shell_run(const ClaimedTask *task, const TaskOwner *owner,
+					  char **output, char **error);
+
+/* The runner of shell tasks (see taskexec.h) */
+const TaskRunner TaskRunnerShell = {
+	.name = "shell",
+	.mode = TASK_RUNNER_OUTSIDE_XACT,
+	.check_access = shell_check_access,
+	.run = shell_run,
+};
+
+/* pg_execute_server_program is checked again at run time: it may be revoked */
+static void
+shell_check_access(const ClaimedTask *task, const TaskOwner *owner)
+{
+	shell_check_role(owner->roleid, owner->name);
+}
+
+static bool
+shell_run(const ClaimedTask *task, const TaskOwner *owner, char **output,
+		  char **error)
+{
+	return ShellRunTask(task, output, error);
+}
 
 void
 ShellCheckPrivilege(const char *owner)
@@ -93,7 +121,13 @@ ShellCheckPrivilege(const char *owner)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("owner role \"%s\" of the DAG does not exist", owner)));
+	shell_check_role(roleid, owner);
+}
 
+/* ERROR unless roleid may run programs on the server */
+static void
+shell_check_role(Oid roleid, const char *owner)
+{
 	if (superuser_arg(roleid) ||
 		has_privs_of_role(roleid, ROLE_PG_EXECUTE_SERVER_PROGRAM))
 		return;

@@ -21,7 +21,10 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
-#define DAGSCHED_TASK_NAME_LEN 128
+#include "states.h"
+
+/* a task name and its terminating NUL */
+#define DAGSCHED_TASK_NAME_LEN (DAGSCHED_MAX_NAME_LEN + 1)
 
 /* One per task worker process. */
 typedef struct DagschedWorkerSlot

@@ -105,9 +105,9 @@ typedef struct ValTaskIndex
 static HTAB *val_dirty_dags = NULL;
 static bool val_callback_registered = false;
 
+#define VAL_RULE_NAME(rule) #rule,
 static const char *const val_trigger_rules[] = {
-	"all_success", "all_done", "all_failed",
-	"one_success", "one_failed", "none_failed"
+	DAGSCHED_TRIGGER_RULES(VAL_RULE_NAME)
 };
 
 

@@ -19,8 +19,8 @@
 #ifndef DAGSCHED_VALIDATE_H
 #define DAGSCHED_VALIDATE_H
 
-/* Longest DAG or task name, in bytes; error messages quote this figure. */
-#define DAGSCHED_MAX_NAME_LEN		128
+/* DAGSCHED_MAX_NAME_LEN and the trigger-rule names */
+#include "states.h"
 
 /* Most retries a task may have: with the delay doubling, far beyond use. */
 #define DAGSCHED_MAX_RETRIES		100

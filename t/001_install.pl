@@ -5,17 +5,13 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('main');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'dagsched'
-dagsched.database_name = 'postgres'
-});
-$node->start;
-
-$node->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $node = DagschedTest->node('main',
+	max_worker_processes => 8);
 
 for my $table (qw(dag task dag_run task_run))
 {

@@ -10,18 +10,14 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('engine');
-$node->init;
-$node->append_conf('postgresql.conf',
-	    "shared_preload_libraries = 'dagsched'\n"
-	  . "dagsched.database_name = 'postgres'\n"
-	  . "max_worker_processes = 32\n"
-	  . "dagsched.max_workers = 8\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $node = DagschedTest->node('engine',
+	max_workers => 8);
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
@@ -294,6 +290,39 @@ ok( $node->poll_query_until(
 		),
 		't',
 		'timeout: the attempt was cut short');
+}
+
+###########################################################################
+# timeout vs cancel is decided by the worker's own timer, not by the text of
+# the error (which lc_messages translates): a task that raises
+# query_canceled itself, with the English words in its message, failed --
+# it did not time out; and a timed-out task says so whatever lc_messages is.
+###########################################################################
+{
+	sql(q{
+		BEGIN;
+		INSERT INTO dagsched.dag (dag_name) VALUES ('fake_timeout');
+		INSERT INTO dagsched.task (dag_name, task_name, command, timeout)
+		VALUES ('fake_timeout', 'raiser',
+		  $q$DO $$BEGIN RAISE EXCEPTION 'canceling statement due to statement timeout'
+		      USING ERRCODE = 'query_canceled'; END $$$q$, '30 seconds');
+		INSERT INTO dagsched.dag (dag_name) VALUES ('slow_lc');
+		INSERT INTO dagsched.task (dag_name, task_name, command, timeout)
+		VALUES ('slow_lc', 'sleepy',
+		  $$SET lc_messages = 'C'; SELECT pg_sleep(30)$$, '1 second');
+		COMMIT;
+	});
+	my $run = trigger('fake_timeout');
+	is(wait_run($run), 'failed', 'query_canceled raised by the task: run fails');
+	is( task_field($run, 'raiser', 'error'),
+		'57014: canceling statement due to statement timeout',
+		'query_canceled raised by the task is recorded as its own error, not as a timeout');
+
+	$run = trigger('slow_lc');
+	is(wait_run($run, '25 s'), 'failed', 'timeout with lc_messages set by the task: run fails');
+	like(task_field($run, 'sleepy', 'error'),
+		qr/^57014: task timed out after 1000 ms$/,
+		'timeout with lc_messages set by the task: error says the task timed out');
 }
 
 ###########################################################################

@@ -7,17 +7,13 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('rules');
-$node->init;
-$node->append_conf('postgresql.conf',
-	    "shared_preload_libraries = 'dagsched'\n"
-	  . "dagsched.database_name = 'postgres'\n"
-	  . "max_worker_processes = 32\n"
-	  . "dagsched.max_workers = 8\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $node = DagschedTest->node('rules',
+	max_workers => 8);
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 

@@ -7,16 +7,12 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('links');
-$node->init;
-$node->append_conf('postgresql.conf',
-	    "shared_preload_libraries = 'dagsched'\n"
-	  . "dagsched.database_name = 'postgres'\n"
-	  . "max_worker_processes = 32\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $node = DagschedTest->node('links');
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
@@ -146,6 +142,48 @@ my $brun = sql("SELECT run_id FROM dagsched.dag_run WHERE dag_name = 'on_batch'"
 is(wait_run($brun), 'success', 'a committed batch creates a run that succeeds');
 is(sql("SELECT params->>'batch' FROM dagsched.dag_run WHERE run_id = $brun"),
 	'2', 'the run carries the batch in its params');
+
+# ------------------------------------------- downstream DAG, idle workers
+# When an upstream run ends, every first task of the downstream DAG's new run
+# starts at once on an idle worker: the tasks queued by the downstream run
+# wake the idle workers (they used to be lost, and all but one of the tasks
+# waited for some other wake-up -- here, for the first one to finish).
+sql(q{
+BEGIN;
+INSERT INTO dagsched.dag (dag_name) VALUES ('warm');
+INSERT INTO dagsched.task (dag_name, task_name, command)
+SELECT 'warm', 'w' || i, 'SELECT pg_sleep(0.5)' FROM generate_series(1, 4) i;
+INSERT INTO dagsched.dag (dag_name) VALUES ('fan_up');
+INSERT INTO dagsched.task (dag_name, task_name, command) VALUES ('fan_up', 'u', 'SELECT 1');
+INSERT INTO dagsched.dag (dag_name, upstream_dags) VALUES ('fan_down', '{fan_up}');
+INSERT INTO dagsched.task (dag_name, task_name, command)
+SELECT 'fan_down', 'd' || i, 'SELECT pg_sleep(3)' FROM generate_series(1, 3) i;
+COMMIT;
+});
+is(wait_run(sql("SELECT dagsched.trigger('warm')")), 'success',
+	'warm-up: four tasks ran side by side');
+ok( $node->poll_query_until(
+		'postgres', q{
+		SELECT count(*) >= 4 FROM pg_stat_activity
+		WHERE backend_type = 'dagsched worker' AND wait_event = 'Extension'}),
+	'at least four workers wait idle');
+my $up = sql("SELECT dagsched.trigger('fan_up')");
+is(wait_run($up), 'success', 'upstream run succeeds');
+ok( $node->poll_query_until(
+		'postgres', q{
+		SELECT count(*) = 1 FROM dagsched.dag_run
+		WHERE dag_name = 'fan_down' AND state IN ('success', 'failed', 'cancelled')}),
+	'the downstream run ends');
+my $down = sql("SELECT run_id FROM dagsched.dag_run WHERE dag_name = 'fan_down'");
+is(sql("SELECT state FROM dagsched.dag_run WHERE run_id = $down"), 'success',
+	'the downstream run succeeds');
+diag('first tasks of the downstream run started '
+	  . sql("SELECT string_agg(round(extract(epoch FROM t.started_at - u.finished_at) * 1000)::text, ', ' ORDER BY t.task_name) "
+		  . "FROM dagsched.task_run t, dagsched.dag_run u WHERE t.run_id = $down AND u.run_id = $up")
+	  . ' ms after the upstream run ended');
+is( sql("SELECT max(started_at) < min(finished_at) FROM dagsched.task_run WHERE run_id = $down"),
+	't',
+	'all three first tasks of the downstream run started before any of them ended (idle workers were woken)');
 
 $node->stop;
 done_testing();

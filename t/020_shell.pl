@@ -6,18 +6,14 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('shell');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'dagsched'
-dagsched.database_name = 'postgres'
-max_worker_processes = 16
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $node = DagschedTest->node('shell',
+	max_worker_processes => 16);
 
 my $shell_dir = $node->data_dir . '/dagsched_shell';
 

@@ -8,19 +8,15 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use Test::More;
 use Time::HiRes qw(sleep);
 
-my $node = PostgreSQL::Test::Cluster->new('restart');
-$node->init;
-$node->append_conf('postgresql.conf',
-	    "shared_preload_libraries = 'dagsched'\n"
-	  . "dagsched.database_name = 'postgres'\n"
-	  . "max_worker_processes = 32\n"
-	  . "dagsched.max_workers = 8\n"
-	  . "restart_after_crash = on\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $node = DagschedTest->node('restart',
+	max_workers => 8,
+	conf => "restart_after_crash = on\n");
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 

@@ -9,18 +9,15 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use Test::More;
 use Time::HiRes qw(sleep);
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf',
-	    "shared_preload_libraries = 'dagsched'\n"
-	  . "dagsched.database_name = 'postgres'\n"
-	  . "max_worker_processes = 32\n"
-	  . "dagsched.max_workers = 8\n");
-$primary->start;
-$primary->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $primary = DagschedTest->node('primary',
+	max_workers => 8,
+	allows_streaming => 1);
 
 $primary->backup('b');
 my $standby = PostgreSQL::Test::Cluster->new('standby');

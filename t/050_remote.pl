@@ -9,21 +9,17 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use Test::More;
 use Time::HiRes qw(time usleep);
 use Cwd ();
 
-my $sched = PostgreSQL::Test::Cluster->new('sched');
-$sched->init;
-$sched->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'dagsched'
-dagsched.database_name = 'postgres'
-max_worker_processes = 32
-# the test's own INSERTs carry passwords; what is checked is what dagsched logs
-log_statement = none
-});
-$sched->start;
-$sched->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $sched = DagschedTest->node('sched',
+	conf =>
+	  "# the test's own INSERTs carry passwords; what is checked is what dagsched logs\n"
+	  . "log_statement = none\n");
 
 my $target = PostgreSQL::Test::Cluster->new('target');
 $target->init;

@@ -14,6 +14,9 @@ use utf8;
 use Encode qw(encode_utf8);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use Test::More;
 
 my $seed = $ENV{FUZZ_SEED} // 20261127;
@@ -22,15 +25,9 @@ my $ntask = int($nsched / 3);
 srand($seed);
 note "fuzz seed $seed, $nsched schedules, $ntask task statements";
 
-my $node = PostgreSQL::Test::Cluster->new('fuzz');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'dagsched'
-dagsched.database_name = 'postgres'
-log_min_duration_statement = 1000
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $node = DagschedTest->node('fuzz',
+	max_worker_processes => 8,
+	conf => "log_min_duration_statement = 1000\n");
 
 # one statement per schedule: next_fire() and an INSERT into dagsched.dag,
 # each in its own subtransaction (the INSERT is always rolled back, so the

@@ -12,21 +12,16 @@ use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use Test::More;
 use Time::HiRes qw(time usleep);
 use IPC::Run;
 
-my $node = PostgreSQL::Test::Cluster->new('adversarial');
-$node->init;
-$node->append_conf('postgresql.conf',
-	    "shared_preload_libraries = 'dagsched'\n"
-	  . "dagsched.database_name = 'postgres'\n"
-	  . "max_worker_processes = 32\n"
-	  . "dagsched.max_workers = 6\n"
-	  . "max_connections = 60\n"
-	  . "log_line_prefix = '%m [%p] %b '\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $node = DagschedTest->node('adversarial',
+	max_workers => 6,
+	conf => "max_connections = 60\n" . "log_line_prefix = '%m [%p] %b '\n");
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 

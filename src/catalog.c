@@ -1,0 +1,444 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Catalog access of the engine that is not a state change: SPI helpers,
+ *	  loading a DAG's definition, inserting a run's rows, and the reads the
+ *	  scheduler and the run logic need.
+ *
+ * Every change of a task_run or dag_run state is in transition.c; this file
+ * only reads, inserts new rows and touches dagsched.dag.
+ *
+ * Operators in the SQL below are schema-qualified (OPERATOR(pg_catalog.=)):
+ * the scheduler and the workers run these statements as a superuser with the
+ * search_path of the catalog database, which its owner may set, so an
+ * unqualified operator could resolve to one of theirs.  That is the one rule
+ * for every statement issued from C in dagsched.
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/catalog.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "states.h"
+#include "validate.h"
+
+SPIPlanPtr
+CatalogPrepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*cache = plan;
+	}
+	return *cache;
+}
+
+int
+CatalogExec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			const char *nulls)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, argtypes, values,
+											nulls, false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s",
+			 SPI_result_code_string(ret));
+	return ret;
+}
+
+int
+CatalogExecPlan(SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	int			ret = SPI_execute_plan(plan, values, nulls, false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s",
+			 SPI_result_code_string(ret));
+	return ret;
+}
+
+/* Text of column col of row row of the last SPI result, NULL if null. */
+char *
+CatalogText(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+Datum
+CatalogDatum(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+						 isnull);
+}
+
+/*
+ * NOTIFY dagsched with a small JSON payload.  It is delivered when, and only
+ * if, the transaction that changed the state commits, so a listener never
+ * hears of a state it cannot see.
+ *
+ * Any role may LISTEN, and a notification reaches every listener of the
+ * database: the payload carries nothing but the event kind, the run id and
+ * the state, never a DAG or task name (which another owner's listener could
+ * not SELECT).  A listener that can see the run reads the rest from the
+ * tables, through row-level security.  dag_name and task_name only say
+ * which kind of event this is.
+ */
+void
+CatalogNotify(int64 run_id, const char *dag_name, const char *task_name,
+			  const char *state)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"event\": \"%s\", \"run_id\": " INT64_FORMAT
+					 ", \"state\": ",
+					 task_name ? "task" : "run", run_id);
+	escape_json(&buf, state);
+	appendStringInfoChar(&buf, '}');
+	Async_Notify("dagsched", buf.data);
+	pfree(buf.data);
+}
+
+/* Copy column col of the current SPI row into a task definition. */
+static void
+catalog_read_task(int row, CatalogTaskDef *t)
+{
+	bool		isnull;
+	ArrayType  *deps;
+	Datum	   *elems;
+	int			i;
+
+	t->name = CatalogText(row, 1);
+	t->kind = CatalogText(row, 2);
+	t->command = CatalogText(row, 3);
+	t->trigger_rule = CatalogText(row, 4);
+	t->retries = DatumGetInt32(CatalogDatum(row, 5, &isnull));
+	t->retry_delay = datumCopy(CatalogDatum(row, 6, &isnull), false, 16);
+	t->timeout = CatalogDatum(row, 7, &t->timeout_null);
+	if (!t->timeout_null)
+		t->timeout = datumCopy(t->timeout, false, 16);
+	t->database = CatalogText(row, 8);
+	t->priority = DatumGetInt32(CatalogDatum(row, 9, &t->priority_null));
+	t->conninfo = CatalogText(row, 11);
+
+	deps = DatumGetArrayTypePCopy(CatalogDatum(row, 10, &isnull));
+	deconstruct_array(deps, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, NULL, &t->ndeps);
+	t->deps = palloc(sizeof(char *) * Max(t->ndeps, 1));
+	for (i = 0; i < t->ndeps; i++)
+		t->deps[i] = TextDatumGetCString(elems[i]);
+}
+
+/*
+ * Load what a run of dag_name copies: the DAG's owner and max_active_runs,
+ * and its tasks ordered by name.  False if the DAG does not exist.  The
+ * strings are palloc'd in the caller's memory context.
+ */
+bool
+CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext spicxt;
+	int			i;
+
+	values[0] = CStringGetTextDatum(dag_name);
+	CatalogExec("SELECT owner::pg_catalog.text, max_active_runs FROM dagsched.dag "
+				"WHERE dag_name OPERATOR(pg_catalog.=) $1",
+				1, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+	spicxt = MemoryContextSwitchTo(cxt);
+	def->dag_name = pstrdup(dag_name);
+	def->owner = CatalogText(0, 1);
+	def->max_active_runs = DatumGetInt32(CatalogDatum(0, 2, &isnull));
+	MemoryContextSwitchTo(spicxt);
+
+	CatalogExec("SELECT task_name, kind, command, trigger_rule, retries, "
+				"retry_delay, timeout, database::pg_catalog.text, priority, "
+				"depends_on, conninfo "
+				"FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+				"ORDER BY task_name",
+				1, argtypes, values, NULL);
+	spicxt = MemoryContextSwitchTo(cxt);
+	def->ntasks = (int) SPI_processed;
+	def->tasks = palloc0(sizeof(CatalogTaskDef) * Max(def->ntasks, 1));
+	for (i = 0; i < def->ntasks; i++)
+		catalog_read_task(i, &def->tasks[i]);
+	MemoryContextSwitchTo(spicxt);
+	return true;
+}
+
+/* How many runs of dag_name are running now (for max_active_runs). */
+int
+CatalogCountRunningRuns(const char *dag_name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(dag_name);
+	CatalogExec("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.dag_run "
+				"WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+				"AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING),
+				1, argtypes, values, NULL);
+	return DatumGetInt32(CatalogDatum(0, 1, &isnull));
+}
+
+/*
+ * Insert the dag_run row, running or queued.  Returns its run_id, or 0 when
+ * a scheduled tick already has its run (a tick produces one run, ever).
+ */
+int64
+CatalogInsertRun(const CatalogDagDef *def, const CatalogNewRun *run)
+{
+	Oid			argtypes[6] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID,
+	TEXTOID, TEXTOID};
+	Datum		values[6];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(def->dag_name);
+	values[1] = TimestampTzGetDatum(run->logical_time);
+	values[2] = CStringGetTextDatum(run->trigger);
+	values[3] = run->params;
+	values[4] = CStringGetTextDatum(run->running ? RS_RUNNING : RS_QUEUED);
+	values[5] = CStringGetTextDatum(def->owner);
+	CatalogExec("INSERT INTO dagsched.dag_run AS r "
+				"(dag_name, logical_time, trigger, params, state, owner, started_at) "
+				"VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.name, "
+				" CASE WHEN $5 OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
+				"      THEN pg_catalog.clock_timestamp() END) "
+				"ON CONFLICT (dag_name, logical_time) "
+				"  WHERE trigger IN ('schedule', 'catchup', 'backfill') DO NOTHING "
+				"RETURNING run_id",
+				6, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(CatalogDatum(0, 1, &isnull));
+}
+
+/* A 1-D array of n elements of type elemtype */
+static Datum
+catalog_array(Datum *elems, bool *nulls, int n, Oid elemtype)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  elemtype, typlen, typbyval,
+											  typalign));
+}
+
+/* The depends_on of every task, as text[] literals (an array of arrays of
+ * different lengths cannot be passed, so each goes as text and is cast) */
+static Datum
+catalog_deps_literals(const CatalogDagDef *def)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(def->ntasks, 1));
+	int			i;
+
+	for (i = 0; i < def->ntasks; i++)
+	{
+		const CatalogTaskDef *t = &def->tasks[i];
+		Datum	   *d = palloc(sizeof(Datum) * Max(t->ndeps, 1));
+		int			j;
+		ArrayType  *arr;
+
+		for (j = 0; j < t->ndeps; j++)
+			d[j] = CStringGetTextDatum(t->deps[j]);
+		arr = construct_array(d, t->ndeps, TEXTOID, -1, false, TYPALIGN_INT);
+		elems[i] = CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT,
+															 PointerGetDatum(arr)));
+	}
+	return catalog_array(elems, NULL, def->ntasks, TEXTOID);
+}
+
+/* One column of the task definitions as an array, for unnest() */
+#define CATALOG_COLUMN(def, type, expr, isnull_expr) \
+	do { \
+		for (i = 0; i < (def)->ntasks; i++) \
+		{ \
+			const CatalogTaskDef *t = &(def)->tasks[i]; \
+			(void) t; \
+			nulls[i] = (isnull_expr); \
+			elems[i] = nulls[i] ? (Datum) 0 : (expr); \
+		} \
+		values[col] = catalog_array(elems, nulls, (def)->ntasks, (type)); \
+		elems = palloc(sizeof(Datum) * n); \
+		nulls = palloc(sizeof(bool) * n); \
+		col++; \
+	} while (0)
+
+/*
+ * Insert one task_run per task, copying the definition; the root tasks of
+ * a running run start queued.  One statement, the definition passed as
+ * arrays.
+ */
+void
+CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
+					  const CatalogNewRun *run)
+{
+	Oid			argtypes[14] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+		INTERVALARRAYOID, INTERVALARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+	TEXTARRAYOID, BOOLOID, TEXTARRAYOID};
+	Datum		values[14];
+	int			n = Max(def->ntasks, 1);
+	Datum	   *elems = palloc(sizeof(Datum) * n);
+	bool	   *nulls = palloc(sizeof(bool) * n);
+	int			col = 1;
+	int			i;
+
+	values[0] = Int64GetDatum(run_id);
+	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->name), false);
+	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->kind), false);
+	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->command), false);
+	values[col++] = catalog_deps_literals(def);
+	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->trigger_rule), false);
+	CATALOG_COLUMN(def, INT4OID, Int32GetDatum(t->retries), false);
+	CATALOG_COLUMN(def, INTERVALOID, t->retry_delay, false);
+	CATALOG_COLUMN(def, INTERVALOID, t->timeout, t->timeout_null);
+	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->database),
+				   t->database == NULL);
+	CATALOG_COLUMN(def, INT4OID, Int32GetDatum(run->priority[i]), false);
+	values[col++] = catalog_array(run->downstream, NULL, def->ntasks, TEXTOID);
+	values[col++] = BoolGetDatum(run->running);
+	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->conninfo),
+				   t->conninfo == NULL);
+
+	CatalogExec("INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
+				" depends_on, trigger_rule, retries, retry_delay, timeout, "
+				" database, priority, downstream, state, queued_at, conninfo) "
+				"SELECT $1, x.n, x.k, x.c, x.d::pg_catalog.text[], x.r, x.re, "
+				" x.rd, x.t, x.db::pg_catalog.name, x.p, x.dn::pg_catalog.text[], "
+				" CASE WHEN $13 AND x.d OPERATOR(pg_catalog.=) '{}' "
+				"      THEN " SQL_LIT(TS_QUEUED) " ELSE " SQL_LIT(TS_PENDING) " END, "
+				" CASE WHEN $13 AND x.d OPERATOR(pg_catalog.=) '{}' "
+				"      THEN pg_catalog.clock_timestamp() END, x.ci "
+				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+				" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+				" pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+				" pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
+				" pg_catalog.unnest($14)) "
+				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci)",
+				14, argtypes, values, NULL);
+}
+
+/*
+ * Lock the DAG row of a run (FOR NO KEY UPDATE) before touching the run row:
+ * a cascading DELETE of the DAG locks the DAG row first and the run rows
+ * after, so taking them in the same order keeps the two from deadlocking.
+ * It also serializes the run's end with run creation for max_active_runs.
+ */
+void
+CatalogLockDagOfRun(int64 run_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExec("SELECT 1 FROM dagsched.dag d, dagsched.dag_run r "
+				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND d.dag_name OPERATOR(pg_catalog.=) r.dag_name "
+				"FOR NO KEY UPDATE OF d",
+				1, argtypes, values, NULL);
+}
+
+/* How many tasks wait for a worker (the scheduler starts workers for them) */
+int
+CatalogCountQueued(void)
+{
+	bool		isnull;
+
+	CatalogExec("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.task_run "
+				"WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED),
+				0, NULL, NULL, NULL);
+	return DatumGetInt32(CatalogDatum(0, 1, &isnull));
+}
+
+/*
+ * The earliest moment the scheduler has something to do: a DAG's next tick
+ * or a retry coming due.  False when there is none.
+ */
+bool
+CatalogNextWakeup(TimestampTz *wakeup)
+{
+	bool		isnull;
+	Datum		d;
+
+	CatalogExec("SELECT LEAST("
+				" (SELECT pg_catalog.min(next_run_at) FROM dagsched.dag "
+				"  WHERE NOT paused AND next_run_at IS NOT NULL), "
+				" (SELECT pg_catalog.min(next_attempt_at) FROM dagsched.task_run "
+				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RETRY_WAIT) "))",
+				0, NULL, NULL, NULL);
+	d = CatalogDatum(0, 1, &isnull);
+	if (isnull)
+		return false;
+	*wakeup = DatumGetTimestampTz(d);
+	return true;
+}
+
+/*
+ * A run failed: pause its DAG when its last max_consecutive_failures ended
+ * runs all failed, saying why in paused_reason, where the user looks.
+ * Returns true (and the reason) when it paused the DAG.
+ */
+bool
+CatalogAutoPause(int64 run_id, const char *dag_name, char **reason)
+{
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(dag_name);
+	values[1] = Int64GetDatum(run_id);
+	CatalogExec("UPDATE dagsched.dag d SET paused = true, "
+				" paused_reason = pg_catalog.format("
+				"  'paused by dagsched: %s consecutive runs failed (the last: run %s at %s)', "
+				"  d.max_consecutive_failures, $2, pg_catalog.now()) "
+				"WHERE d.dag_name OPERATOR(pg_catalog.=) $1 "
+				" AND d.max_consecutive_failures IS NOT NULL AND NOT d.paused "
+				" AND d.max_consecutive_failures OPERATOR(pg_catalog.=) "
+				"  (SELECT pg_catalog.count(*) FILTER (WHERE x.state OPERATOR(pg_catalog.=) "
+				SQL_LIT(RS_FAILED) ") "
+				"   FROM (SELECT r.state FROM dagsched.dag_run r "
+				"         WHERE r.dag_name OPERATOR(pg_catalog.=) $1 "
+				"          AND r.state OPERATOR(pg_catalog.=) ANY ("
+				SQL_SET(RS_SUCCESS "," RS_FAILED) ") "
+				"         ORDER BY r.finished_at DESC, r.run_id DESC "
+				"         LIMIT d.max_consecutive_failures) x) "
+				"RETURNING d.paused_reason",
+				2, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+	*reason = CatalogText(0, 1);
+	return true;
+}

@@ -1,0 +1,208 @@
+/*-------------------------------------------------------------------------
+ *
+ * run_create.c
+ *	  Creating a run: load the DAG's definition, build its graph, insert the
+ *	  run and one task_run per task.
+ *
+ * The graph is checked and ordered by the code that validates definitions
+ * at commit (ValidateDagGraph), so a run is built from exactly the rules the
+ * definition passed; dag.c gives each task its critical-path priority.  A
+ * task_run keeps a copy of its definition and the names of its downstream
+ * tasks, so that a dependency hop never reads dagsched.task again.
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/run_create.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/resowner.h"
+
+#include "catalog.h"
+#include "dag.h"
+#include "run.h"
+#include "states.h"
+#include "validate.h"
+
+/* The graph of a definition: edges in CSR form and what follows from them */
+typedef struct RunGraph
+{
+	int		   *up_start;
+	int		   *up;
+	int32	   *priority;		/* given, or the critical-path length */
+	Datum	   *downstream;		/* each task's downstream names, text[] literal */
+	int			nroots;
+} RunGraph;
+
+/*
+ * Check the definition's graph (unknown dependencies, cycles: ERROR), then
+ * derive each task's priority and downstream list.
+ */
+static void
+run_build_graph(const CatalogDagDef *def, RunGraph *g)
+{
+	int			n = def->ntasks;
+	ValidateTask *vt = palloc(sizeof(ValidateTask) * n);
+	int		   *path_len = palloc(sizeof(int) * n);
+	int		   *ndown = palloc0(sizeof(int) * n);
+	Datum	  **down;
+	int			i;
+	int			e;
+
+	for (i = 0; i < n; i++)
+	{
+		vt[i].name = def->tasks[i].name;
+		vt[i].ndeps = def->tasks[i].ndeps;
+		vt[i].deps = def->tasks[i].deps;
+	}
+	ValidateDagGraph(def->dag_name, n, vt, &g->up_start, &g->up, NULL);
+	if (!DagCriticalPath(n, g->up_start, g->up, path_len))
+		elog(ERROR, "DAG \"%s\" has a cycle", def->dag_name);	/* checked */
+
+	/* downstream lists: invert the upstream edges */
+	down = palloc(sizeof(Datum *) * n);
+	for (e = 0; e < g->up_start[n]; e++)
+		ndown[g->up[e]]++;
+	for (i = 0; i < n; i++)
+	{
+		down[i] = palloc(sizeof(Datum) * Max(ndown[i], 1));
+		ndown[i] = 0;
+	}
+	g->nroots = 0;
+	for (i = 0; i < n; i++)
+	{
+		if (g->up_start[i] == g->up_start[i + 1])
+			g->nroots++;
+		for (e = g->up_start[i]; e < g->up_start[i + 1]; e++)
+			down[g->up[e]][ndown[g->up[e]]++] =
+				CStringGetTextDatum(def->tasks[i].name);
+	}
+
+	g->priority = palloc(sizeof(int32) * n);
+	g->downstream = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+	{
+		g->priority[i] = def->tasks[i].priority_null ?
+			path_len[i] : def->tasks[i].priority;
+		g->downstream[i] = CStringGetTextDatum(
+			OidOutputFunctionCall(F_ARRAY_OUT,
+								  PointerGetDatum(construct_array(down[i], ndown[i],
+																  TEXTOID, -1, false,
+																  TYPALIGN_INT))));
+	}
+}
+
+/*
+ * May a new run of the DAG start now, or must it wait for max_active_runs?
+ * The DAG row is locked so that run creation and run ends serialize, and
+ * the count sees every committed run.
+ */
+static bool
+run_admit(const char *dag_name, int max_active_runs)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(dag_name);
+	CatalogExec("SELECT 1 FROM dagsched.dag "
+				"WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+				1, argtypes, values, NULL);
+	return CatalogCountRunningRuns(dag_name) < max_active_runs;
+}
+
+/*
+ * Create a run of dag_name standing for logical_time, with one task_run per
+ * task, and queue its root tasks if the run may start now.  Returns the
+ * run_id, or 0 when a scheduled tick already has its run.  *nqueued tells
+ * how many tasks became queued.
+ */
+int64
+RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
+		  Datum params, int *nqueued)
+{
+	CatalogDagDef def;
+	CatalogNewRun run;
+	RunGraph	graph;
+	int64		run_id;
+
+	*nqueued = 0;
+	if (!CatalogLoadDag(dag_name, &def))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("DAG \"%s\" does not exist", DagschedQuote(dag_name))));
+	if (def.ntasks == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("DAG \"%s\" has no tasks", dag_name),
+				 errhint("Insert its tasks into dagsched.task first.")));
+
+	run_build_graph(&def, &graph);
+
+	run.logical_time = logical_time;
+	run.trigger = trigger;
+	run.params = params;
+	run.running = run_admit(dag_name, def.max_active_runs);
+	run.priority = graph.priority;
+	run.downstream = graph.downstream;
+
+	run_id = CatalogInsertRun(&def, &run);
+	if (run_id == 0)
+		return 0;
+	CatalogInsertTaskRuns(run_id, &def, &run);
+
+	if (run.running)
+		*nqueued = graph.nroots;
+	CatalogNotify(run_id, dag_name, NULL, run.running ? RS_RUNNING : RS_QUEUED);
+	return run_id;
+}
+
+/*
+ * RunCreate in a subtransaction: a DAG whose run cannot be created (no
+ * tasks, say) is logged, with "why" saying what wanted the run, and must not
+ * undo the caller's other work.  Returns the run_id, or 0.
+ */
+int64
+RunCreateOrLog(const char *dag_name, TimestampTz logical_time,
+			   const char *trigger, Datum params, int *nqueued,
+			   const char *why)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile int64 run_id = 0;
+
+	*nqueued = 0;
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		run_id = RunCreate(dag_name, logical_time, trigger, params, nqueued);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		*nqueued = 0;
+		ereport(LOG,
+				(errmsg("dagsched: could not create a run of DAG \"%s\" (%s): %s",
+						DagschedQuote(dag_name), why, edata->message)));
+	}
+	PG_END_TRY();
+	return run_id;
+}

@@ -1,0 +1,81 @@
+/*-------------------------------------------------------------------------
+ *
+ * states.h
+ *	  The names dagsched's state machine is made of, each written once: task
+ *	  and run states, the sets of them the engine asks about, trigger rules
+ *	  and the name-length limit.
+ *
+ * C code uses the macros; SQL issued from C splices them in with SQL_LIT()
+ * and SQL_SET(), so a state renamed here is renamed in every statement.
+ * The CHECK constraints of the catalog (sql/parts/10_catalog.sql) and the
+ * partial-index predicates there list the same words: SQL cannot include a
+ * C header, so a change here must be made there too (and in the upgrade
+ * script).
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/states.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DAGSCHED_STATES_H
+#define DAGSCHED_STATES_H
+
+/* Longest DAG or task name, in bytes; error messages quote this figure. */
+#define DAGSCHED_MAX_NAME_LEN		128
+
+/* task_run.state */
+#define TS_PENDING			"pending"
+#define TS_QUEUED			"queued"
+#define TS_RUNNING			"running"
+#define TS_SUCCESS			"success"
+#define TS_FAILED			"failed"
+#define TS_UPSTREAM_FAILED	"upstream_failed"
+#define TS_SKIPPED			"skipped"
+#define TS_CANCELLED		"cancelled"
+#define TS_RETRY_WAIT		"retry_wait"
+
+/* dag_run.state */
+#define RS_QUEUED			"queued"
+#define RS_RUNNING			"running"
+#define RS_SUCCESS			"success"
+#define RS_FAILED			"failed"
+#define RS_CANCELLED		"cancelled"
+
+/* A string literal as SQL text: 'word' */
+#define SQL_LIT(s)			"'" s "'"
+
+/* A text[] literal of SQL: '{a,b}'::pg_catalog.text[] */
+#define SQL_SET(list)		"'{" list "}'::pg_catalog.text[]"
+
+/*
+ * Task states in which a task still has something ahead of it: the run is
+ * not over while one of its tasks is in one of these.
+ */
+#define TS_ACTIVE_LIST		TS_PENDING "," TS_QUEUED "," TS_RUNNING "," TS_RETRY_WAIT
+/* Active, but not started by a worker: what cancel() ends at once */
+#define TS_UNSTARTED_LIST	TS_PENDING "," TS_QUEUED "," TS_RETRY_WAIT
+/* Counted as a failure by trigger rules and by the run's outcome */
+#define TS_FAILURE_LIST		TS_FAILED "," TS_UPSTREAM_FAILED
+/* Ends a rule resolves a pending task to without running it */
+#define TS_RESOLVED_LIST	TS_UPSTREAM_FAILED "," TS_SKIPPED
+/* What retry() of a run resets */
+#define TS_RESUMABLE_LIST	TS_FAILED "," TS_UPSTREAM_FAILED "," TS_CANCELLED
+
+/* Run states in which a run is in flight */
+#define RS_ACTIVE_LIST		RS_QUEUED "," RS_RUNNING
+
+/*
+ * Trigger rules, as an X-macro: DAGSCHED_RULE(name) once per rule.  dag.c
+ * evaluates them; validate.c refuses a name not in this list.
+ */
+#define DAGSCHED_TRIGGER_RULES(X) \
+	X(all_success) \
+	X(all_done) \
+	X(all_failed) \
+	X(one_success) \
+	X(one_failed) \
+	X(none_failed)
+
+#endif							/* DAGSCHED_STATES_H */

@@ -1,0 +1,617 @@
+/*-------------------------------------------------------------------------
+ *
+ * transition.c
+ *	  The state machine of task_run and dag_run: every state change of the
+ *	  engine is one of the functions below.
+ *
+ * Task states (task_run.state):
+ *
+ *	  pending ---------> queued ------> running ------> success
+ *	     |   TasksUpstreamEnded  TaskClaimed   TaskSucceeded
+ *	     |   TasksEvaluated                |
+ *	     |                                 +--TaskFailed--> retry_wait
+ *	     +--> upstream_failed | skipped    |                  | TasksRetryDue
+ *	          (rule can no longer hold)    |                  v
+ *	                                       +--> failed      queued
+ *	                                       +--> cancelled (run cancelled)
+ *
+ *	  pending | queued | retry_wait --TasksCancelled--> cancelled
+ *	  failed | upstream_failed | cancelled (+ what lies below) --TasksReset-->
+ *	  pending
+ *
+ * Run states (dag_run.state):
+ *
+ *	  queued --RunsStarted--> running --RunEnded--> success | failed | cancelled
+ *	  queued | running --RunCancelled--> cancelled
+ *	  success | failed | cancelled --RunResumed--> running | queued
+ *
+ * Each UPDATE names the from-states it accepts in its WHERE clause, so a row
+ * in any other state is left alone: a late or duplicate event (a worker
+ * declared dead that comes back, a cancel racing an end) cannot move a row
+ * backwards.  Statements on the per-task path are prepared once per process.
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/transition.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "catalog.h"
+#include "states.h"
+#include "transition.h"
+
+/*
+ * The state of a pending task once its tallies grow by $3/$4/$5 (success,
+ * failed, skipped).  Used three times in one UPDATE, hence the macro.
+ */
+#define RULE_STATE_AFTER \
+	"dagsched.rule_state(t.trigger_rule, pg_catalog.cardinality(t.depends_on), " \
+	"t.up_success + $3, t.up_failed + $4, t.up_skipped + $5)"
+
+/* The state of a pending task from its tallies as they are */
+#define RULE_STATE_NOW \
+	"dagsched.rule_state(t.trigger_rule, pg_catalog.cardinality(t.depends_on), " \
+	"t.up_success, t.up_failed, t.up_skipped)"
+
+static SPIPlanPtr plan_claim;
+static SPIPlanPtr plan_success;
+static SPIPlanPtr plan_failed;
+static SPIPlanPtr plan_tally;
+static SPIPlanPtr plan_lock_downstream;
+
+static TaskOutcome
+trans_outcome_of(const char *state)
+{
+	if (strcmp(state, TS_SUCCESS) == 0)
+		return TASK_OUTCOME_SUCCESS;
+	if (strcmp(state, TS_SKIPPED) == 0)
+		return TASK_OUTCOME_SKIPPED;
+	return TASK_OUTCOME_FAILED;
+}
+
+/*
+ * Split the rows (state, downstream) an UPDATE returned: count the queued
+ * ones, remember the resolved ones for propagation.
+ */
+static int
+trans_collect(List **ended)
+{
+	SPITupleTable *tuptable = SPI_tuptable;
+	uint64		n = SPI_processed;
+	uint64		i;
+	int			nqueued = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		char	   *st = SPI_getvalue(tuptable->vals[i], tuptable->tupdesc, 1);
+		Datum		down = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
+										 2, &isnull);
+		TaskEnded  *e;
+
+		if (strcmp(st, TS_QUEUED) == 0)
+			nqueued++;
+		else if (strcmp(st, TS_PENDING) != 0)
+		{
+			/* copy: the tuple table is freed by the next SPI call */
+			e = palloc(sizeof(TaskEnded));
+			e->outcome = trans_outcome_of(st);
+			e->downstream = DatumGetArrayTypePCopy(down);
+			*ended = lappend(*ended, e);
+		}
+	}
+	return nqueued;
+}
+
+/*
+ * queued -> running: the most urgent queued task, highest priority first,
+ * then oldest.  SKIP LOCKED lets workers claim side by side.  The caller
+ * commits the claim before the task runs, so a crash during the task is
+ * visible afterwards as a "running" row without a live worker.
+ */
+bool
+TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
+	MemoryContext oldcxt;
+
+	values[0] = Int32GetDatum(pid);
+	CatalogPrepare(&plan_claim,
+				   "WITH q AS ("
+				   " SELECT run_id, task_name FROM dagsched.task_run "
+				   " WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
+				   " ORDER BY priority DESC, queued_at, run_id "
+				   " LIMIT 1 FOR UPDATE SKIP LOCKED) "
+				   "UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_RUNNING) ", "
+				   " attempts = t.attempts + 1, "
+				   " started_at = pg_catalog.clock_timestamp(), "
+				   " finished_at = NULL, pid = $1 "
+				   "FROM q, dagsched.dag_run r "
+				   "WHERE t.run_id OPERATOR(pg_catalog.=) q.run_id "
+				   " AND t.task_name OPERATOR(pg_catalog.=) q.task_name "
+				   " AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
+				   " AND r.run_id OPERATOR(pg_catalog.=) q.run_id "
+				   "RETURNING t.run_id, t.task_name, t.kind, t.command, t.attempts, "
+				   " (pg_catalog.date_part('epoch', t.timeout) "
+				   "   OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4, "
+				   " t.database::pg_catalog.text, r.dag_name, "
+				   " r.logical_time::pg_catalog.text, r.params::pg_catalog.text, "
+				   " r.owner::pg_catalog.text, t.conninfo",
+				   1, argtypes);
+	CatalogExecPlan(plan_claim, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+
+	/* SPI calls leave the SPI procedure context current; copy out of it */
+	oldcxt = MemoryContextSwitchTo(cxt);
+	task->run_id = DatumGetInt64(CatalogDatum(0, 1, &isnull));
+	task->task_name = CatalogText(0, 2);
+	task->kind = CatalogText(0, 3);
+	task->command = CatalogText(0, 4);
+	task->attempt = DatumGetInt32(CatalogDatum(0, 5, &isnull));
+	d = CatalogDatum(0, 6, &isnull);
+	task->timeout_ms = isnull ? 0 : Max(DatumGetInt32(d), 1);
+	task->database = CatalogText(0, 7);
+	task->dag_name = CatalogText(0, 8);
+	task->logical_time = CatalogText(0, 9);
+	task->params = CatalogText(0, 10);
+	task->owner = CatalogText(0, 11);
+	task->conninfo = CatalogText(0, 12);
+	MemoryContextSwitchTo(oldcxt);
+	return true;
+}
+
+/*
+ * running -> success, for the attempt this worker (pid) holds; recorded in
+ * task_attempt too.  Returns the task's downstream names.
+ */
+ArrayType *
+TaskSucceeded(const ClaimedTask *task, const char *output)
+{
+	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	values[0] = Int64GetDatum(task->run_id);
+	values[1] = CStringGetTextDatum(task->task_name);
+	if (output)
+		values[2] = CStringGetTextDatum(output);
+	else
+		nulls[2] = 'n';
+	values[3] = Int32GetDatum(MyProcPid);
+
+	/*
+	 * Lock the run row (FOR KEY SHARE) before any task row: foreign-key
+	 * checks later in this transaction take the same lock, and a cascading
+	 * DELETE of the DAG takes them in the opposite order -- a deadlock.
+	 */
+	CatalogPrepare(&plan_success,
+				   "WITH lk AS (SELECT 1 FROM dagsched.dag_run "
+				   "  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE), "
+				   "u AS ("
+				   " UPDATE dagsched.task_run SET state = " SQL_LIT(TS_SUCCESS) ", "
+				   "  finished_at = pg_catalog.clock_timestamp(), error = NULL, "
+				   "  output = $3, next_attempt_at = NULL "
+				   " WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				   "  AND task_name OPERATOR(pg_catalog.=) $2 "
+				   "  AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				   "  AND pid OPERATOR(pg_catalog.=) $4 "
+				   "  AND EXISTS (SELECT 1 FROM lk) "
+				   " RETURNING run_id, task_name, attempts, started_at, "
+				   "  finished_at, output, pid, downstream), "
+				   "a AS (INSERT INTO dagsched.task_attempt "
+				   " (run_id, task_name, attempt, state, started_at, finished_at, "
+				   "  output, pid) "
+				   " SELECT run_id, task_name, attempts, " SQL_LIT(TS_SUCCESS) ", "
+				   "  started_at, finished_at, output, pid FROM u) "
+				   "SELECT downstream FROM u",
+				   4, argtypes);
+	CatalogExecPlan(plan_success, values, nulls);
+
+	/*
+	 * The attempt is no longer ours (the DAG was deleted, or the attempt was
+	 * declared dead and handed to someone else): roll the task's effects back
+	 * rather than let them land twice.
+	 */
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task \"%s\" of run %lld is no longer claimed by this worker",
+						task->task_name, (long long) task->run_id)));
+	return DatumGetArrayTypePCopy(CatalogDatum(0, 1, &isnull));
+}
+
+/*
+ * running -> retry_wait when a retry is left, failed when none is, or
+ * cancelled when the run was cancelled meanwhile; recorded in task_attempt
+ * too.  pid guards against failing someone else's attempt.
+ *
+ * Delay before attempt n+1: retry_delay * 2^(n-1), capped at one hour, with
+ * +/-10% jitter so that tasks failing together do not retry in lockstep.
+ */
+bool
+TaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
+		   const char *output, TaskFailure *result)
+{
+	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(task_name);
+	values[2] = CStringGetTextDatum(error);
+	if (output)
+		values[3] = CStringGetTextDatum(output);
+	else
+		nulls[3] = 'n';
+	values[4] = Int32GetDatum(pid);
+
+	CatalogPrepare(&plan_failed,
+				   "WITH lk AS (SELECT 1 FROM dagsched.dag_run "
+				   "  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE), "
+				   "u AS ("
+				   " UPDATE dagsched.task_run t SET "
+				   "  state = CASE "
+				   "   WHEN r.state OPERATOR(pg_catalog.=) " SQL_LIT(RS_CANCELLED)
+				   "    THEN " SQL_LIT(TS_CANCELLED)
+				   "   WHEN t.attempts OPERATOR(pg_catalog.-) t.retry_base "
+				   "        OPERATOR(pg_catalog.<=) t.retries THEN " SQL_LIT(TS_RETRY_WAIT)
+				   "   ELSE " SQL_LIT(TS_FAILED) " END, "
+				   "  finished_at = pg_catalog.clock_timestamp(), "
+				   "  error = $3, output = $4, "
+				   "  next_attempt_at = pg_catalog.clock_timestamp() "
+				   "   OPERATOR(pg_catalog.+) (LEAST("
+				   "    t.retry_delay OPERATOR(pg_catalog.*) pg_catalog.power(2::pg_catalog.float8, "
+				   "     LEAST(t.attempts OPERATOR(pg_catalog.-) t.retry_base "
+				   "      OPERATOR(pg_catalog.-) 1, 20)), "
+				   "    '1 hour'::pg_catalog.interval) "
+				   "   OPERATOR(pg_catalog.*) (0.9::pg_catalog.float8 OPERATOR(pg_catalog.+) "
+				   "    (0.2::pg_catalog.float8 OPERATOR(pg_catalog.*) pg_catalog.random()))) "
+				   " FROM dagsched.dag_run r "
+				   " WHERE r.run_id OPERATOR(pg_catalog.=) t.run_id "
+				   "  AND t.run_id OPERATOR(pg_catalog.=) $1 "
+				   "  AND t.task_name OPERATOR(pg_catalog.=) $2 "
+				   "  AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				   "  AND t.pid OPERATOR(pg_catalog.=) $5 "
+				   "  AND EXISTS (SELECT 1 FROM lk) "
+				   " RETURNING t.run_id, t.task_name, t.attempts, t.state, "
+				   "  t.started_at, t.finished_at, t.error, t.output, t.pid, "
+				   "  t.downstream, r.dag_name), "
+				   "a AS (INSERT INTO dagsched.task_attempt "
+				   " (run_id, task_name, attempt, state, started_at, finished_at, "
+				   "  error, output, pid) "
+				   " SELECT run_id, task_name, attempts, "
+				   "  CASE WHEN state OPERATOR(pg_catalog.=) " SQL_LIT(TS_CANCELLED)
+				   "   THEN " SQL_LIT(TS_CANCELLED) " ELSE " SQL_LIT(TS_FAILED) " END, "
+				   "  started_at, finished_at, error, output, pid FROM u) "
+				   "SELECT state, downstream, dag_name FROM u",
+				   5, argtypes);
+	CatalogExecPlan(plan_failed, values, nulls);
+	if (SPI_processed == 0)
+		return false;
+
+	result->state = CatalogText(0, 1);
+	result->downstream = DatumGetArrayTypePCopy(CatalogDatum(0, 2, &isnull));
+	result->dag_name = CatalogText(0, 3);
+	return true;
+}
+
+/*
+ * pending -> (rule says): add one outcome to the tallies of the pending
+ * tasks named in downstream.  Rows in any other state are not touched, so
+ * a downstream task that already ended (say, cancelled) keeps its state.
+ */
+int
+TasksUpstreamEnded(int64 run_id, ArrayType *downstream, TaskOutcome outcome,
+				   List **ended)
+{
+	Oid			argtypes[5] = {INT8OID, TEXTARRAYOID, INT4OID, INT4OID, INT4OID};
+	Datum		values[5];
+
+	if (ArrayGetNItems(ARR_NDIM(downstream), ARR_DIMS(downstream)) == 0)
+		return 0;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = PointerGetDatum(downstream);
+	values[2] = Int32GetDatum(outcome == TASK_OUTCOME_SUCCESS ? 1 : 0);
+	values[3] = Int32GetDatum(outcome == TASK_OUTCOME_FAILED ? 1 : 0);
+	values[4] = Int32GetDatum(outcome == TASK_OUTCOME_SKIPPED ? 1 : 0);
+
+	/*
+	 * Siblings finishing together update the same downstream rows: take
+	 * their locks in name order first, so that two of them never wait for
+	 * each other in opposite orders.
+	 */
+	if (ArrayGetNItems(ARR_NDIM(downstream), ARR_DIMS(downstream)) > 1)
+	{
+		CatalogPrepare(&plan_lock_downstream,
+					   "SELECT 1 FROM dagsched.task_run "
+					   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+					   " AND task_name OPERATOR(pg_catalog.=) ANY ($2) "
+					   " AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
+					   "ORDER BY task_name FOR NO KEY UPDATE",
+					   2, argtypes);
+		CatalogExecPlan(plan_lock_downstream, values, NULL);
+	}
+
+	CatalogPrepare(&plan_tally,
+				   "UPDATE dagsched.task_run t SET "
+				   " up_success = t.up_success + $3, "
+				   " up_failed = t.up_failed + $4, "
+				   " up_skipped = t.up_skipped + $5, "
+				   " state = " RULE_STATE_AFTER ", "
+				   " queued_at = CASE WHEN " RULE_STATE_AFTER " OPERATOR(pg_catalog.=) "
+				   SQL_LIT(TS_QUEUED) " THEN pg_catalog.clock_timestamp() END, "
+				   " finished_at = CASE WHEN " RULE_STATE_AFTER " OPERATOR(pg_catalog.=) "
+				   "  ANY (" SQL_SET(TS_RESOLVED_LIST) ") "
+				   "  THEN pg_catalog.clock_timestamp() END "
+				   "WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND t.task_name OPERATOR(pg_catalog.=) ANY ($2) "
+				   " AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
+				   "RETURNING t.state, t.downstream",
+				   5, argtypes);
+	CatalogExecPlan(plan_tally, values, NULL);
+	return trans_collect(ended);
+}
+
+/*
+ * pending -> (rule says), for every pending task of a run that has just
+ * started or been resumed, from the tallies as they stand.
+ */
+int
+TasksEvaluated(int64 run_id, List **ended)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExec("UPDATE dagsched.task_run t SET "
+				" state = " RULE_STATE_NOW ", "
+				" queued_at = CASE WHEN " RULE_STATE_NOW " OPERATOR(pg_catalog.=) "
+				SQL_LIT(TS_QUEUED) " THEN pg_catalog.clock_timestamp() END, "
+				" finished_at = CASE WHEN " RULE_STATE_NOW " OPERATOR(pg_catalog.=) "
+				"  ANY (" SQL_SET(TS_RESOLVED_LIST) ") "
+				"  THEN pg_catalog.clock_timestamp() END "
+				"WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
+				" AND " RULE_STATE_NOW " OPERATOR(pg_catalog.<>) " SQL_LIT(TS_PENDING)
+				"RETURNING t.state, t.downstream",
+				1, argtypes, values, NULL);
+	return trans_collect(ended);
+}
+
+/* retry_wait -> queued, for the tasks whose retry delay has passed */
+int
+TasksRetryDue(void)
+{
+	CatalogExec("UPDATE dagsched.task_run SET state = " SQL_LIT(TS_QUEUED) ", "
+				" queued_at = pg_catalog.clock_timestamp() "
+				"WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RETRY_WAIT)
+				" AND next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()",
+				0, NULL, NULL, NULL);
+	return (int) SPI_processed;
+}
+
+/*
+ * pending | queued | retry_wait -> cancelled, for a run being cancelled.
+ * Running tasks are left to their workers (the caller interrupts them after
+ * commit; TaskFailed ends them cancelled).  Returns how many still run.
+ */
+int
+TasksCancelled(int64 run_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExec("UPDATE dagsched.task_run SET state = " SQL_LIT(TS_CANCELLED) ", "
+				" finished_at = pg_catalog.clock_timestamp(), "
+				" next_attempt_at = NULL "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_UNSTARTED_LIST) ")",
+				1, argtypes, values, NULL);
+	CatalogExec("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.task_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING),
+				1, argtypes, values, NULL);
+	return DatumGetInt32(CatalogDatum(0, 1, &isnull));
+}
+
+/*
+ * failed | upstream_failed | cancelled -> pending, and so is every task
+ * below them that did not succeed; successes are kept.  The tallies of
+ * every pending task are then recounted from its upstreams' states.
+ */
+int
+TasksReset(int64 run_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	int			nreset;
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExec("WITH RECURSIVE r(task_name) AS ("
+				" SELECT task_name FROM dagsched.task_run "
+				" WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_RESUMABLE_LIST) ") "
+				" UNION "
+				" SELECT d.name FROM r JOIN dagsched.task_run t "
+				"  ON t.run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND t.task_name OPERATOR(pg_catalog.=) r.task_name, "
+				"  pg_catalog.unnest(t.downstream) AS d(name)) "
+				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
+				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
+				" retry_base = t.attempts "
+				"FROM r WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND t.task_name OPERATOR(pg_catalog.=) r.task_name "
+				" AND t.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_SUCCESS),
+				1, argtypes, values, NULL);
+	nreset = (int) SPI_processed;
+	if (nreset == 0)
+		return 0;
+
+	CatalogExec("UPDATE dagsched.task_run t SET up_success = s.ok, "
+				" up_failed = s.bad, up_skipped = s.skip "
+				"FROM (SELECT p.task_name, "
+				"  pg_catalog.count(*) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
+				SQL_LIT(TS_SUCCESS) ")::pg_catalog.int4 AS ok, "
+				"  pg_catalog.count(*) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
+				"   ANY (" SQL_SET(TS_FAILURE_LIST) "))::pg_catalog.int4 AS bad, "
+				"  pg_catalog.count(*) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
+				SQL_LIT(TS_SKIPPED) ")::pg_catalog.int4 AS skip "
+				" FROM dagsched.task_run p "
+				" CROSS JOIN pg_catalog.unnest(p.depends_on) AS d(name) "
+				" JOIN dagsched.task_run u ON u.run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND u.task_name OPERATOR(pg_catalog.=) d.name "
+				" WHERE p.run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND p.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
+				" GROUP BY p.task_name) s "
+				"WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND t.task_name OPERATOR(pg_catalog.=) s.task_name",
+				1, argtypes, values, NULL);
+	return nreset;
+}
+
+/*
+ * queued -> running, for the oldest queued runs of dag_name while fewer
+ * than max_active_runs run.  Locks the DAG row: run creation and run ends
+ * serialize on it.  Returns the run_ids (int64 in a List of pointers).
+ */
+List *
+RunsStarted(const char *dag_name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	List	   *ids = NIL;
+	uint64		i;
+
+	values[0] = CStringGetTextDatum(dag_name);
+	CatalogExec("WITH d AS (SELECT max_active_runs FROM dagsched.dag "
+				"  WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE) "
+				"UPDATE dagsched.dag_run SET state = " SQL_LIT(RS_RUNNING) ", "
+				"  started_at = COALESCE(started_at, pg_catalog.clock_timestamp()) "
+				" WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(RS_QUEUED)
+				"  AND run_id OPERATOR(pg_catalog.=) ANY (ARRAY("
+				"  SELECT run_id FROM dagsched.dag_run "
+				"  WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+				"   AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_QUEUED)
+				"  ORDER BY logical_time, run_id "
+				"  LIMIT (SELECT GREATEST(0, d.max_active_runs "
+				"    OPERATOR(pg_catalog.-) (SELECT pg_catalog.count(*) "
+				"     FROM dagsched.dag_run WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+				"     AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING) ")) FROM d))) "
+				" RETURNING run_id",
+				1, argtypes, values, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(CatalogDatum(i, 1, &isnull));
+		ids = lappend(ids, id);
+	}
+	return ids;
+}
+
+/*
+ * running -> success | failed | cancelled: failed when a task failed,
+ * cancelled when one was cancelled, else success.  The caller has checked
+ * that no task is active any more.
+ */
+bool
+RunEnded(int64 run_id, char **dag_name, char **state)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExec("UPDATE dagsched.dag_run r SET finished_at = pg_catalog.clock_timestamp(), "
+				" state = (SELECT CASE "
+				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
+				"   ANY (" SQL_SET(TS_FAILURE_LIST) ")) THEN " SQL_LIT(RS_FAILED)
+				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
+				SQL_LIT(TS_CANCELLED) ") THEN " SQL_LIT(RS_CANCELLED)
+				"  ELSE " SQL_LIT(RS_SUCCESS) " END "
+				"  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1) "
+				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND r.state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
+				"RETURNING r.dag_name, r.state",
+				1, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+	*dag_name = CatalogText(0, 1);
+	*state = CatalogText(0, 2);
+	return true;
+}
+
+/*
+ * queued | running -> cancelled.  ERROR if the run does not exist; false,
+ * with the state it ended in, if it had ended already.
+ */
+bool
+RunCancelled(int64 run_id, char **dag_name, char **state)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExec("SELECT state FROM dagsched.dag_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+				1, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("run %lld does not exist", (long long) run_id)));
+	*state = CatalogText(0, 1);
+
+	CatalogExec("UPDATE dagsched.dag_run SET state = " SQL_LIT(RS_CANCELLED) ", "
+				" finished_at = pg_catalog.clock_timestamp() "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(RS_ACTIVE_LIST) ") "
+				"RETURNING dag_name",
+				1, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+	*dag_name = CatalogText(0, 1);
+	return true;
+}
+
+/*
+ * success | failed | cancelled -> running when max_active_runs leaves room
+ * (may_run), else queued behind the others.  Returns the new state.
+ */
+char *
+RunResumed(int64 run_id, bool may_run, char **dag_name)
+{
+	Oid			argtypes[2] = {INT8OID, BOOLOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = BoolGetDatum(may_run);
+	CatalogExec("UPDATE dagsched.dag_run SET finished_at = NULL, "
+				" state = CASE WHEN $2 THEN " SQL_LIT(RS_RUNNING)
+				"  ELSE " SQL_LIT(RS_QUEUED) " END "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND state OPERATOR(pg_catalog.<>) ALL (" SQL_SET(RS_ACTIVE_LIST) ") "
+				"RETURNING dag_name, state",
+				2, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		elog(ERROR, "run %lld is not in a state it can be resumed from",
+			 (long long) run_id);
+	*dag_name = CatalogText(0, 1);
+	return CatalogText(0, 2);
+}

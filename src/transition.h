@@ -1,0 +1,104 @@
+/*-------------------------------------------------------------------------
+ *
+ * transition.h
+ *	  Every change of a task_run or dag_run state: one function per
+ *	  transition, named after what happened, allowing only the from-states
+ *	  it names.
+ *
+ * A transition whose row is not in an allowed from-state changes nothing
+ * and says so in its result (false, 0 rows, or ERROR where the caller
+ * cannot go on); it never "fixes up" a row in another state.  The calling
+ * code (run.c) decides what a transition leads to: propagation downstream,
+ * the end of the run, notifications.
+ *
+ * All functions need a transaction with SPI connected and an active
+ * snapshot.
+ *
+ * Copyright (c) 2026, dagsched developers
+ *
+ * IDENTIFICATION
+ *	  src/transition.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DAGSCHED_TRANSITION_H
+#define DAGSCHED_TRANSITION_H
+
+#include "nodes/pg_list.h"
+#include "utils/array.h"
+
+#include "run.h"
+
+/* How a task ended, as its downstream tallies count it */
+typedef enum TaskOutcome
+{
+	TASK_OUTCOME_SUCCESS,
+	TASK_OUTCOME_FAILED,		/* failed or upstream_failed */
+	TASK_OUTCOME_SKIPPED
+} TaskOutcome;
+
+/*
+ * Tasks that a transition resolved without running them (upstream_failed,
+ * skipped): the caller propagates their ends in turn.
+ */
+typedef struct TaskEnded
+{
+	TaskOutcome outcome;
+	ArrayType  *downstream;		/* text[] */
+} TaskEnded;
+
+/* What TaskFailed did */
+typedef struct TaskFailure
+{
+	char	   *state;			/* retry_wait, failed or cancelled */
+	char	   *dag_name;
+	ArrayType  *downstream;
+} TaskFailure;
+
+/* queued -> running (the most urgent queued task; SKIP LOCKED) */
+extern bool TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt);
+
+/* running -> success; ERROR unless this pid still holds the attempt */
+extern ArrayType *TaskSucceeded(const ClaimedTask *task, const char *output);
+
+/* running -> retry_wait | failed | cancelled (run cancelled); false if not */
+extern bool TaskFailed(int64 run_id, const char *task_name, int pid,
+					   const char *error, const char *output,
+					   TaskFailure *result);
+
+/*
+ * pending -> queued | upstream_failed | skipped | pending: the upstream
+ * tallies of downstream grow by one outcome.  Returns how many became
+ * queued; appends resolved tasks to *ended.
+ */
+extern int	TasksUpstreamEnded(int64 run_id, ArrayType *downstream,
+							   TaskOutcome outcome, List **ended);
+
+/* pending -> queued | upstream_failed | skipped, from the tallies as they are */
+extern int	TasksEvaluated(int64 run_id, List **ended);
+
+/* retry_wait -> queued, for retries whose delay has passed */
+extern int	TasksRetryDue(void);
+
+/* pending | queued | retry_wait -> cancelled; returns how many still run */
+extern int	TasksCancelled(int64 run_id);
+
+/*
+ * failed | upstream_failed | cancelled, and every non-success task below
+ * them -> pending, with fresh tallies.  Returns how many.
+ */
+extern int	TasksReset(int64 run_id);
+
+/* queued -> running for the oldest queued runs that max_active_runs admits */
+extern List *RunsStarted(const char *dag_name);
+
+/* running -> success | failed | cancelled, once no task is active */
+extern bool RunEnded(int64 run_id, char **dag_name, char **state);
+
+/* queued | running -> cancelled; false (and *state) if it had ended */
+extern bool RunCancelled(int64 run_id, char **dag_name, char **state);
+
+/* success | failed | cancelled -> running | queued; ERROR if in flight */
+extern char *RunResumed(int64 run_id, bool may_run, char **dag_name);
+
+#endif							/* DAGSCHED_TRANSITION_H */
