@@ -118,17 +118,14 @@ dbtask_run(const ClaimedTask *task, const TaskOwner *owner, char **output,
 	return DbTaskRun(task, output, error);
 }
 
-bool
-DbTaskRun(const ClaimedTask *task, char **output, char **error)
+/* A segment holding everything the helper needs to run the task */
+static dsm_segment *
+dbtask_fill_segment(const ClaimedTask *task)
 {
 	Size		size;
 	Size		off;
 	dsm_segment *seg;
 	DbTaskShared *shared;
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
-	pid_t		pid;
-	bool		success;
 
 	size = sizeof(DbTaskShared) + strlen(task->command) +
 		strlen(task->dag_name) + strlen(task->task_name) +
@@ -148,6 +145,15 @@ DbTaskRun(const ClaimedTask *task, char **output, char **error)
 	shared->off_logical_time = dbtask_put((char *) shared, &off,
 										  task->logical_time);
 	shared->off_params = dbtask_put((char *) shared, &off, task->params);
+	return seg;
+}
+
+/* Start the helper, connected to the task's database as the owner */
+static BackgroundWorkerHandle *
+dbtask_start_helper(const ClaimedTask *task, dsm_segment *seg)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
@@ -171,18 +177,25 @@ DbTaskRun(const ClaimedTask *task, char **output, char **error)
 						task->database),
 				 errhint("Raise max_worker_processes.")));
 	}
+	return handle;
+}
 
-	/*
-	 * Wait for the helper to end.  A cancel or shutdown aimed at this worker
-	 * stops the helper first, then is processed as usual; the segment is
-	 * gone by then, so nothing after it may run.
-	 */
+/*
+ * Wait for the helper to end.  A cancel or shutdown aimed at this worker
+ * stops the helper first, then is processed as usual; the segment is gone
+ * by then, so nothing after it may run.
+ */
+static void
+dbtask_wait_helper(const ClaimedTask *task, BackgroundWorkerHandle *handle,
+				   dsm_segment *seg)
+{
 	for (;;)
 	{
+		pid_t		pid;
 		BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
 
 		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED)
-			break;
+			return;
 		if (QueryCancelPending || ProcDiePending)
 		{
 			TerminateBackgroundWorker(handle);
@@ -197,6 +210,17 @@ DbTaskRun(const ClaimedTask *task, char **output, char **error)
 						 DBTASK_POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+}
+
+bool
+DbTaskRun(const ClaimedTask *task, char **output, char **error)
+{
+	dsm_segment *seg = dbtask_fill_segment(task);
+	DbTaskShared *shared = dsm_segment_address(seg);
+	BackgroundWorkerHandle *handle = dbtask_start_helper(task, seg);
+	bool		success;
+
+	dbtask_wait_helper(task, handle, seg);
 
 	success = shared->done && shared->success;
 	*output = shared->output[0] ? pstrdup(shared->output) : NULL;

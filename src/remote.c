@@ -152,292 +152,322 @@ RemoteCheckAccess(const ClaimedTask *task, bool owner_is_superuser)
 				 errhint("Put the password in a password file (passfile) or a connection service file of the server's operating system user.")));
 }
 
+/* One remote attempt: the connection and what has come back so far */
+typedef struct RemoteSession
+{
+	PGconn	   *conn;
+	const char *password;		/* only to scrub it from messages */
+	TimestampTz deadline;		/* the task's timeout, 0 = none */
+	int			timeout_ms;
+	bool		timed_out;		/* cancelled for the timeout */
+	TimestampTz grace;			/* after that, hang up at this time */
+	bool		copy_out;		/* reading (and dropping) COPY data */
+	char	   *last_tag;		/* command tag of the last statement */
+	char	   *remote_error;	/* "SQLSTATE: message" of the first error */
+} RemoteSession;
+
+/* An error about the connection, with any password scrubbed out. */
+static char *
+remote_conn_error(RemoteSession *s, const char *what)
+{
+	return remote_scrub(psprintf("%s: %s", what,
+								 pchomp(PQerrorMessage(s->conn))),
+						s->password);
+}
+
+/*
+ * Connect, without ever blocking on the network.  The task's conninfo is
+ * expanded in place of dbname; what follows it overrides it, so the remote
+ * pg_stat_activity always names the task.  Returns NULL when connected,
+ * else the failure's text.
+ */
+static char *
+remote_connect(RemoteSession *s, const ClaimedTask *task, bool super)
+{
+	const char *keywords[4];
+	const char *values[4];
+	PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
+
+	keywords[0] = "fallback_application_name";
+	values[0] = "dagsched worker";
+	keywords[1] = "dbname";
+	values[1] = task->conninfo;
+	keywords[2] = "application_name";
+	values[2] = psprintf("dagsched task %s.%s", task->dag_name,
+						 task->task_name);
+	keywords[3] = NULL;
+	values[3] = NULL;
+
+	s->conn = PQconnectStartParams(keywords, values, 1);
+	if (s->conn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+
+	while (PQstatus(s->conn) != CONNECTION_BAD &&
+		   poll != PGRES_POLLING_OK && poll != PGRES_POLLING_FAILED)
+	{
+		int			rc = remote_wait(s->conn,
+									 poll == PGRES_POLLING_READING ?
+									 WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE,
+									 s->deadline);
+
+		if (s->deadline != 0 && GetCurrentTimestamp() >= s->deadline)
+			return psprintf("timed out after %d ms while connecting to the task's server",
+							s->timeout_ms);
+		if (rc & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
+			poll = PQconnectPoll(s->conn);
+	}
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		return remote_conn_error(s, "could not connect to the task's server");
+
+	/* rule 2 of RemoteCheckAccess */
+	if (!super && !PQconnectionUsedPassword(s->conn))
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required to connect to the task's server %s",
+						remote_target(s->conn)),
+				 errdetail("The DAG's owner \"%s\" is not a superuser, and the server authenticated the connection without a password.",
+						   task->owner),
+				 errhint("Have the task's server require password authentication for this user, and keep the password in a password file or service file.")));
+
+	/* remote notices would otherwise go to this server's stderr */
+	PQsetNoticeReceiver(s->conn, remote_discard_notice, NULL);
+	if (PQsetnonblocking(s->conn, 1) != 0)
+		return remote_conn_error(s, "could not use the connection to the task's server");
+	return NULL;
+}
+
+/*
+ * Send the task's context, as session settings of the remote session.
+ * Values go as parameters, never spliced into SQL.  dagsched need not be
+ * installed there: unknown "dagsched.*" names become placeholders, and
+ * where the library is loaded they are its own settings.
+ */
+static bool
+remote_send_context(RemoteSession *s, const ClaimedTask *task)
+{
+	char		num_run[32];
+	char		num_attempt[32];
+	const char *params[6];
+
+	snprintf(num_run, sizeof(num_run), INT64_FORMAT, task->run_id);
+	snprintf(num_attempt, sizeof(num_attempt), "%d", task->attempt);
+	params[0] = num_run;
+	params[1] = num_attempt;
+	params[2] = task->dag_name;
+	params[3] = task->task_name;
+	params[4] = task->logical_time;
+	params[5] = task->params;
+	return PQsendQueryParams(s->conn,
+							 "SELECT pg_catalog.set_config('dagsched.run_id', $1, false), "
+							 "pg_catalog.set_config('dagsched.attempt', $2, false), "
+							 "pg_catalog.set_config('dagsched.dag_name', $3, false), "
+							 "pg_catalog.set_config('dagsched.task_name', $4, false), "
+							 "pg_catalog.set_config('dagsched.logical_time', $5, false), "
+							 "pg_catalog.set_config('dagsched.params', $6, false)",
+							 6, NULL, params, NULL, NULL, 0) != 0;
+}
+
+/* Take in one result: remember the tag (keep_tag) or the first error. */
+static void
+remote_take_result(RemoteSession *s, PGresult *res, bool keep_tag)
+{
+	switch (PQresultStatus(res))
+	{
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+			if (keep_tag)
+			{
+				if (s->last_tag)
+					pfree(s->last_tag);
+				s->last_tag = pstrdup(PQcmdStatus(res));
+			}
+			break;
+		case PGRES_COPY_OUT:
+			/* read and drop the data: a task has no client */
+			s->copy_out = true;
+			break;
+		case PGRES_COPY_IN:
+		case PGRES_COPY_BOTH:
+			/* there is nothing to send; fail the COPY */
+			(void) PQputCopyEnd(s->conn,
+								"COPY FROM STDIN is not supported in dagsched remote tasks");
+			break;
+		case PGRES_FATAL_ERROR:
+			if (s->remote_error == NULL)
+			{
+				const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+				const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+				if (msg == NULL)
+					msg = pchomp(PQresultErrorMessage(res));
+				s->remote_error = remote_scrub(psprintf("%s: %s",
+														state ? state : "XX000",
+														msg),
+											   s->password);
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Read what the server has sent without blocking.  Returns 1 when every
+ * result of the query is in, 0 when more is to come, -1 when the
+ * connection broke.
+ */
+static int
+remote_read_available(RemoteSession *s, bool keep_tag)
+{
+	if (!PQconsumeInput(s->conn))
+		return -1;
+	if (s->copy_out)
+	{
+		char	   *buf;
+		int			n;
+
+		while ((n = PQgetCopyData(s->conn, &buf, 1)) > 0)
+			PQfreemem(buf);
+		if (n == 0)
+			return 0;
+		s->copy_out = false;
+	}
+	while (!PQisBusy(s->conn))
+	{
+		PGresult   *res = PQgetResult(s->conn);
+
+		if (res == NULL)
+			return 1;
+		remote_take_result(s, res, keep_tag);
+		PQclear(res);
+		if (s->copy_out)
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * Collect every result of the query sent last, waiting on the socket, the
+ * latch and the deadline.  At the deadline the remote query is cancelled;
+ * its results are still awaited for a grace period, then we hang up.
+ * Returns false when the connection broke (remote_error says how).
+ */
+static bool
+remote_collect(RemoteSession *s, bool keep_tag)
+{
+	for (;;)
+	{
+		int			flush = PQflush(s->conn);
+		int			events = WL_SOCKET_READABLE;
+		TimestampTz wait_until = s->deadline;
+		int			rc;
+
+		/* a long command may not fit the socket buffer at once */
+		if (flush < 0)
+			break;
+		if (flush > 0)
+			events |= WL_SOCKET_WRITEABLE;
+
+		rc = remote_read_available(s, keep_tag);
+		if (rc < 0)
+			break;
+		if (rc > 0)
+			return true;
+
+		if (s->timed_out)
+		{
+			if (GetCurrentTimestamp() >= s->grace)
+				return true;
+			wait_until = s->grace;
+		}
+		(void) remote_wait(s->conn, events, wait_until);
+		if (!s->timed_out && s->deadline != 0 &&
+			GetCurrentTimestamp() >= s->deadline)
+		{
+			s->timed_out = true;
+			remote_cancel(s->conn);
+			s->grace = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   REMOTE_CANCEL_GRACE_MS);
+		}
+	}
+	if (s->remote_error == NULL && !s->timed_out)
+		s->remote_error = remote_scrub(psprintf("lost the connection to the task's server %s: %s",
+												remote_target(s->conn),
+												pchomp(PQerrorMessage(s->conn))),
+									   s->password);
+	return false;
+}
+
+/*
+ * Connect, set the context, run the command; the outcome goes to *output
+ * or *error.  The command goes through the simple query protocol, which
+ * runs a string of several statements as one implicit transaction (unless
+ * the string has its own BEGIN/COMMIT): the task commits or fails whole.
+ */
+static bool
+remote_session_run(RemoteSession *s, const ClaimedTask *task, bool super,
+				   char **output, char **error)
+{
+	if ((*error = remote_connect(s, task, super)) != NULL)
+		return false;
+	if (!remote_send_context(s, task))
+	{
+		*error = remote_conn_error(s, "could not send to the task's server");
+		return false;
+	}
+	if (remote_collect(s, false) && !s->timed_out && s->remote_error == NULL)
+	{
+		if (!PQsendQuery(s->conn, task->command))
+		{
+			*error = remote_conn_error(s, "could not send to the task's server");
+			return false;
+		}
+		(void) remote_collect(s, true);
+	}
+
+	if (s->timed_out)
+		*error = psprintf("timed out after %d ms", task->timeout_ms);
+	else if (s->remote_error != NULL)
+		*error = s->remote_error;
+	else
+	{
+		*output = s->last_tag;
+		return true;
+	}
+	return false;
+}
+
 bool
 RemoteRunTask(const ClaimedTask *task, bool owner_is_superuser,
 			  char **output, char **error)
 {
-	PGconn	   *volatile conn = NULL;
+	RemoteSession s;
 	char	   *volatile password = NULL;
-	bool		super = owner_is_superuser;
-	bool		success = false;
-	const char *keywords[5];
-	const char *values[5];
-	TimestampTz deadline = 0;
+	PGconn	   *volatile *conn = &s.conn;
+	volatile bool success = false;
 
 	*output = NULL;
 	*error = NULL;
-
+	memset(&s, 0, sizeof(s));
+	s.timeout_ms = task->timeout_ms;
 	if (task->timeout_ms > 0)
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-											   task->timeout_ms);
+		s.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												 task->timeout_ms);
 
 	PG_TRY();
 	{
-		PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
-		char		num_run[32];
-		char		num_attempt[32];
-		const char *params[6];
-		bool		timed_out = false;
-		bool		copy_out = false;
-		TimestampTz grace = 0;
-		char	   *last_tag = NULL;
-		char	   *remote_error = NULL;
-
 		/* only to scrub it from messages; never reported */
 		password = remote_password(task->conninfo);
-
-		/*
-		 * The task's conninfo is expanded in place of dbname; what follows it
-		 * overrides it, so the remote pg_stat_activity always names the task.
-		 */
-		keywords[0] = "fallback_application_name";
-		values[0] = "dagsched worker";
-		keywords[1] = "dbname";
-		values[1] = task->conninfo;
-		keywords[2] = "application_name";
-		values[2] = psprintf("dagsched task %s.%s", task->dag_name,
-							 task->task_name);
-		keywords[3] = NULL;
-		values[3] = NULL;
-
-		conn = PQconnectStartParams(keywords, values, 1);
-		if (conn == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
-
-		/* connect, without ever blocking on the network */
-		while (PQstatus(conn) != CONNECTION_BAD)
-		{
-			int			rc;
-
-			if (poll == PGRES_POLLING_OK || poll == PGRES_POLLING_FAILED)
-				break;
-			rc = remote_wait(conn, poll == PGRES_POLLING_READING ?
-							 WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE,
-							 deadline);
-			if (deadline != 0 && GetCurrentTimestamp() >= deadline)
-			{
-				timed_out = true;
-				break;
-			}
-			if (rc & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
-				poll = PQconnectPoll(conn);
-		}
-		if (timed_out)
-		{
-			*error = psprintf("timed out after %d ms while connecting to the task's server",
-							  task->timeout_ms);
-			goto done;
-		}
-		if (PQstatus(conn) != CONNECTION_OK)
-		{
-			*error = remote_scrub(psprintf("could not connect to the task's server: %s",
-										   pchomp(PQerrorMessage(conn))),
-								  password);
-			goto done;
-		}
-
-		/* rule 2 of RemoteCheckAccess */
-		if (!super && !PQconnectionUsedPassword(conn))
-		{
-			ereport(ERROR,
-					(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-					 errmsg("password is required to connect to the task's server %s",
-							remote_target(conn)),
-					 errdetail("The DAG's owner \"%s\" is not a superuser, and the server authenticated the connection without a password.",
-							   task->owner),
-					 errhint("Have the task's server require password authentication for this user, and keep the password in a password file or service file.")));
-		}
-
-		/* remote notices would otherwise go to this server's stderr */
-		PQsetNoticeReceiver(conn, remote_discard_notice, NULL);
-		if (PQsetnonblocking(conn, 1) != 0)
-		{
-			*error = remote_scrub(psprintf("could not use the connection to the task's server: %s",
-										   pchomp(PQerrorMessage(conn))),
-								  password);
-			goto done;
-		}
-
-		/*
-		 * The task's context, as session settings of the remote session.
-		 * Values go as parameters, never spliced into SQL.  dagsched need
-		 * not be installed there: unknown "dagsched.*" names become
-		 * placeholders, and where the library is loaded they are its own
-		 * settings.
-		 */
-		snprintf(num_run, sizeof(num_run), INT64_FORMAT, task->run_id);
-		snprintf(num_attempt, sizeof(num_attempt), "%d", task->attempt);
-		params[0] = num_run;
-		params[1] = num_attempt;
-		params[2] = task->dag_name;
-		params[3] = task->task_name;
-		params[4] = task->logical_time;
-		params[5] = task->params;
-		if (!PQsendQueryParams(conn,
-							   "SELECT pg_catalog.set_config('dagsched.run_id', $1, false), "
-							   "pg_catalog.set_config('dagsched.attempt', $2, false), "
-							   "pg_catalog.set_config('dagsched.dag_name', $3, false), "
-							   "pg_catalog.set_config('dagsched.task_name', $4, false), "
-							   "pg_catalog.set_config('dagsched.logical_time', $5, false), "
-							   "pg_catalog.set_config('dagsched.params', $6, false)",
-							   6, NULL, params, NULL, NULL, 0))
-		{
-			*error = remote_scrub(psprintf("could not send to the task's server: %s",
-										   pchomp(PQerrorMessage(conn))),
-								  password);
-			goto done;
-		}
-
-		/*
-		 * Two rounds: the settings, then the command.  The command goes
-		 * through the simple query protocol, which runs a string of several
-		 * statements as one implicit transaction (unless the string has its
-		 * own BEGIN/COMMIT): the task commits or fails as a whole.
-		 */
-		for (int round = 0; round < 2; round++)
-		{
-			if (round == 1)
-			{
-				if (remote_error != NULL)
-					break;
-				if (!PQsendQuery(conn, task->command))
-				{
-					*error = remote_scrub(psprintf("could not send to the task's server: %s",
-												   pchomp(PQerrorMessage(conn))),
-										  password);
-					goto done;
-				}
-			}
-
-			for (;;)
-			{
-				int			flush;
-				int			events = WL_SOCKET_READABLE;
-				TimestampTz wait_until = deadline;
-				PGresult   *res;
-
-				/* a long command may not fit the socket buffer at once */
-				flush = PQflush(conn);
-				if (flush < 0)
-					break;
-				if (flush > 0)
-					events |= WL_SOCKET_WRITEABLE;
-
-				if (!PQconsumeInput(conn))
-					break;
-
-				if (copy_out)
-				{
-					char	   *buf;
-					int			n;
-
-					while ((n = PQgetCopyData(conn, &buf, 1)) > 0)
-						PQfreemem(buf);
-					if (n == 0)
-						goto sleep_more;
-					copy_out = false;
-				}
-
-				while (!PQisBusy(conn))
-				{
-					res = PQgetResult(conn);
-					if (res == NULL)
-						goto round_done;
-					switch (PQresultStatus(res))
-					{
-						case PGRES_COMMAND_OK:
-						case PGRES_TUPLES_OK:
-							if (round == 1)
-							{
-								if (last_tag)
-									pfree(last_tag);
-								last_tag = pstrdup(PQcmdStatus(res));
-							}
-							break;
-						case PGRES_COPY_OUT:
-							/* read and drop the data: a task has no client */
-							copy_out = true;
-							break;
-						case PGRES_COPY_IN:
-						case PGRES_COPY_BOTH:
-							/* there is nothing to send; fail the COPY */
-							(void) PQputCopyEnd(conn,
-												"COPY FROM STDIN is not supported in dagsched remote tasks");
-							break;
-						case PGRES_FATAL_ERROR:
-							if (remote_error == NULL)
-							{
-								const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-								const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-
-								if (msg == NULL)
-									msg = pchomp(PQresultErrorMessage(res));
-								remote_error = remote_scrub(psprintf("%s: %s",
-																	 state ? state : "XX000",
-																	 msg),
-															password);
-							}
-							break;
-						default:
-							break;
-					}
-					PQclear(res);
-					if (copy_out)
-						break;
-				}
-
-		sleep_more:
-				/* cancelled for the timeout: wait a little, then hang up */
-				if (timed_out)
-				{
-					if (GetCurrentTimestamp() >= grace)
-						goto round_done;
-					wait_until = grace;
-				}
-
-				(void) remote_wait(conn, events, wait_until);
-				if (!timed_out && deadline != 0 &&
-					GetCurrentTimestamp() >= deadline)
-				{
-					timed_out = true;
-					remote_cancel(conn);
-					grace = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														REMOTE_CANCEL_GRACE_MS);
-				}
-			}
-
-			/* the connection broke */
-			if (remote_error == NULL && !timed_out)
-				remote_error = remote_scrub(psprintf("lost the connection to the task's server %s: %s",
-													 remote_target(conn),
-													 pchomp(PQerrorMessage(conn))),
-											password);
-			break;
-
-	round_done:
-			if (timed_out)
-				break;
-		}
-
-		if (timed_out)
-			*error = psprintf("timed out after %d ms", task->timeout_ms);
-		else if (remote_error != NULL)
-			*error = remote_error;
-		else
-		{
-			*output = last_tag;
-			success = true;
-		}
-
-done:
-		;
+		s.password = password;
+		success = remote_session_run(&s, task, owner_is_superuser,
+									 output, error);
 	}
 	PG_FINALLY();
 	{
-		if (conn != NULL)
-			PQfinish(conn);
+		if (*conn != NULL)
+			PQfinish(*conn);
 		if (password != NULL)
 		{
 			explicit_bzero(password, strlen(password));

@@ -139,36 +139,39 @@ shell_check_role(Oid roleid, const char *owner)
 			 errhint("Grant pg_execute_server_program to the role, or make the task a SQL task.")));
 }
 
-bool
-ShellRunTask(const ClaimedTask *task, char **output, char **error)
+/* A running program, as the worker watches it */
+typedef struct ShellChild
+{
+	pid_t		pid;			/* the shell; also its process group */
+	int			fd;				/* read end of the output pipe */
+	int			status;			/* wait status, once exited */
+	bool		exited;
+	bool		eof;			/* every writer closed the pipe */
+	bool		timed_out;
+	ShellOutput out;
+	TimestampTz deadline;		/* the task's timeout, 0 = none */
+	TimestampTz drain_until;	/* after exit: how long leftovers may write */
+	TimestampTz eof_at;
+} ShellChild;
+
+/*
+ * Fork the shell with its output going to a pipe.  Everything the child
+ * needs is built before the fork: the child may not palloc.
+ */
+static void
+shell_start(const ClaimedTask *task, ShellChild *c)
 {
 	char	   *argv[4];
 	char	  **envp;
 	char	   *workdir;
 	int			pipefd[2];
-	pid_t		pid;
-	int			status = 0;
-	bool		exited = false;
-	bool		eof = false;
-	bool		timed_out = false;
-	ShellOutput out;
-	TimestampTz deadline = 0;
-	TimestampTz drain_until = 0;
-	TimestampTz eof_at = 0;
 
-	*output = NULL;
-	*error = NULL;
-
-	/* everything the child needs is built now: it may not palloc */
 	argv[0] = "sh";
 	argv[1] = "-c";
 	argv[2] = task->command;
 	argv[3] = NULL;
 	envp = shell_build_env(task);
 	workdir = shell_workdir();
-
-	out.buf = palloc(SHELL_OUTPUT_MAX);
-	out.total = 0;
 
 	if (pipe(pipefd) < 0)
 		ereport(ERROR,
@@ -179,8 +182,8 @@ ShellRunTask(const ClaimedTask *task, char **output, char **error)
 	fflush(stdout);
 	fflush(stderr);
 
-	pid = fork();
-	if (pid < 0)
+	c->pid = fork();
+	if (c->pid < 0)
 	{
 		int			save_errno = errno;
 
@@ -191,7 +194,7 @@ ShellRunTask(const ClaimedTask *task, char **output, char **error)
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("could not fork shell task: %m")));
 	}
-	if (pid == 0)
+	if (c->pid == 0)
 		shell_exec_child(pipefd[1], workdir, argv, envp);
 
 	/*
@@ -199,144 +202,170 @@ ShellRunTask(const ClaimedTask *task, char **output, char **error)
 	 * the child got to run its own setpgid still reaches it.  EACCES (the
 	 * child has exec'd already) and ESRCH mean the child did it itself.
 	 */
-	(void) setpgid(pid, pid);
+	(void) setpgid(c->pid, c->pid);
 
 	close(pipefd[1]);
+	c->fd = pipefd[0];
 	/* read what is there, then go back to waiting: never block in read() */
-	if (fcntl(pipefd[0], F_SETFL, O_NONBLOCK) < 0)
+	if (fcntl(c->fd, F_SETFL, O_NONBLOCK) < 0)
 		elog(WARNING, "could not set shell task pipe to non-blocking mode: %m");
+}
 
-	if (task->timeout_ms > 0)
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-											   task->timeout_ms);
+/*
+ * The interrupt would throw from here without the child being stopped; kill
+ * the group first, then let CHECK_FOR_INTERRUPTS throw the cancel or
+ * terminate error.
+ */
+static void
+shell_stop_if_interrupted(ShellChild *c)
+{
+	if (!QueryCancelPending && !ProcDiePending)
+		return;
+	if (!c->exited)
+		shell_kill_group(c->pid, c->pid, &c->status, SHELL_CANCEL_GRACE_MS,
+						 -1, NULL);
+	else
+		(void) kill(-c->pid, SIGKILL);
+	close(c->fd);
+	CHECK_FOR_INTERRUPTS();
+	/* a pending interrupt that did not throw: held off, shouldn't be */
+	elog(ERROR, "shell task interrupted");
+}
 
+/*
+ * How long to sleep, and on what: until output arrives, a signal sets the
+ * latch, or the next look at the child is due.  Once the pipe is at EOF it
+ * would always be readable, so then only the latch and the clock wake us,
+ * often at first: a shell that closed its output is usually exiting.  One
+ * that goes on running without output is polled at the usual pace.
+ */
+static void
+shell_sleep(ShellChild *c, TimestampTz now)
+{
+	int			events = WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH;
+	long		wait_ms = SHELL_POLL_MS;
+	int			rc;
+
+	if (!c->eof)
+		events |= WL_SOCKET_READABLE;
+	else
+	{
+		if (c->eof_at == 0)
+			c->eof_at = now;
+		if (!TimestampDifferenceExceeds(c->eof_at, now, 200))
+			wait_ms = 10;
+	}
+	if (!c->exited && c->deadline != 0)
+		wait_ms = Min(wait_ms,
+					  Max(TimestampDifferenceMilliseconds(now, c->deadline), 1));
+	else if (c->exited)
+		wait_ms = Min(wait_ms,
+					  Max(TimestampDifferenceMilliseconds(now, c->drain_until), 1));
+
+	rc = WaitLatchOrSocket(MyLatch, events,
+						   c->eof ? PGINVALID_SOCKET : c->fd,
+						   wait_ms, PG_WAIT_EXTENSION);
+	if (rc & WL_POSTMASTER_DEATH)
+	{
+		/* nobody will record the outcome; leave nothing running behind */
+		(void) kill(-c->pid, SIGKILL);
+		(void) shell_reap(c->pid, &c->status);
+		proc_exit(1);
+	}
+	if (rc & WL_LATCH_SET)
+		ResetLatch(MyLatch);
+}
+
+/*
+ * Watch the program until it is done: the shell is gone and so is the
+ * pipe's last writer, or the shell is gone and its leftover children have
+ * had their chance to finish writing -- or its time is up.
+ */
+static void
+shell_watch(ShellChild *c)
+{
 	for (;;)
 	{
-		int			events;
-		int			rc;
-		long		wait_ms = SHELL_POLL_MS;
 		TimestampTz now;
 
-		/*
-		 * The interrupt would throw from here without the child being
-		 * stopped; kill the group first, then let CHECK_FOR_INTERRUPTS throw
-		 * the cancel or terminate error.
-		 */
-		if (QueryCancelPending || ProcDiePending)
+		shell_stop_if_interrupted(c);
+		if (!c->eof && shell_read_pipe(c->fd, &c->out))
+			c->eof = true;
+		if (!c->exited && shell_reap(c->pid, &c->status))
 		{
-			if (!exited)
-				shell_kill_group(pid, pid, &status, SHELL_CANCEL_GRACE_MS,
-								 -1, NULL);
-			else
-				(void) kill(-pid, SIGKILL);
-			close(pipefd[0]);
-			CHECK_FOR_INTERRUPTS();
-			/* a pending interrupt that did not throw: held off, shouldn't be */
-			elog(ERROR, "shell task interrupted");
+			c->exited = true;
+			c->drain_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														 SHELL_DRAIN_MS);
 		}
 
-		if (!eof && shell_read_pipe(pipefd[0], &out))
-			eof = true;
-
-		if (!exited && shell_reap(pid, &status))
-		{
-			exited = true;
-			drain_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													  SHELL_DRAIN_MS);
-		}
-
-		/*
-		 * Done when the shell is gone and so is the pipe's last writer, or
-		 * when the shell is gone and its leftover children have had their
-		 * chance to finish writing.
-		 */
 		now = GetCurrentTimestamp();
-		if (exited && (eof || now >= drain_until))
-			break;
-
-		if (!exited && deadline != 0 && now >= deadline)
+		if (c->exited && (c->eof || now >= c->drain_until))
+			return;
+		if (!c->exited && c->deadline != 0 && now >= c->deadline)
 		{
-			timed_out = true;
-			shell_kill_group(pid, pid, &status, SHELL_TIMEOUT_GRACE_MS,
-							 eof ? -1 : pipefd[0], &out);
-			exited = true;
-			break;
+			c->timed_out = true;
+			shell_kill_group(c->pid, c->pid, &c->status, SHELL_TIMEOUT_GRACE_MS,
+							 c->eof ? -1 : c->fd, &c->out);
+			c->exited = true;
+			return;
 		}
-
-		/*
-		 * Sleep until output arrives, a signal sets the latch, or the next
-		 * look at the child is due.  Once the pipe is at EOF it would always
-		 * be readable, so then only the latch and the clock wake us, often
-		 * at first: a shell that closed its output is usually exiting.  One
-		 * that goes on running without output is polled at the usual pace.
-		 */
-		events = WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH;
-		if (!eof)
-			events |= WL_SOCKET_READABLE;
-		else
-		{
-			if (eof_at == 0)
-				eof_at = now;
-			if (!TimestampDifferenceExceeds(eof_at, now, 200))
-				wait_ms = 10;
-		}
-		if (!exited && deadline != 0)
-		{
-			long		left = TimestampDifferenceMilliseconds(now, deadline);
-
-			wait_ms = Min(wait_ms, Max(left, 1));
-		}
-		else if (exited)
-		{
-			long		left = TimestampDifferenceMilliseconds(now, drain_until);
-
-			wait_ms = Min(wait_ms, Max(left, 1));
-		}
-
-		rc = WaitLatchOrSocket(MyLatch, events, eof ? PGINVALID_SOCKET : pipefd[0],
-							   wait_ms, PG_WAIT_EXTENSION);
-		if (rc & WL_POSTMASTER_DEATH)
-		{
-			/* nobody will record the outcome; leave nothing running behind */
-			(void) kill(-pid, SIGKILL);
-			(void) shell_reap(pid, &status);
-			proc_exit(1);
-		}
-		if (rc & WL_LATCH_SET)
-			ResetLatch(MyLatch);
+		shell_sleep(c, now);
 	}
+}
+
+/* What the wait status (or the timeout) says, as the task's outcome */
+static bool
+shell_outcome(const ShellChild *c, int timeout_ms, char **error)
+{
+	if (c->timed_out)
+	{
+		*error = psprintf("timed out after %d ms", timeout_ms);
+		return false;
+	}
+	if (WIFEXITED(c->status))
+	{
+		if (WEXITSTATUS(c->status) == 0)
+			return true;
+		*error = psprintf("exit status %d", WEXITSTATUS(c->status));
+		return false;
+	}
+	if (WIFSIGNALED(c->status))
+	{
+		*error = psprintf("killed by signal %d", WTERMSIG(c->status));
+		return false;
+	}
+	*error = psprintf("unrecognized wait status %d", c->status);
+	return false;
+}
+
+bool
+ShellRunTask(const ClaimedTask *task, char **output, char **error)
+{
+	ShellChild	c;
+
+	*output = NULL;
+	*error = NULL;
+	memset(&c, 0, sizeof(c));
+	c.out.buf = palloc(SHELL_OUTPUT_MAX);
+
+	shell_start(task, &c);
+	if (task->timeout_ms > 0)
+		c.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												 task->timeout_ms);
+	shell_watch(&c);
 
 	/*
 	 * Whatever the shell left running in its group (daemons, a background job
 	 * still holding the pipe) goes with it: a task ends when its shell does.
 	 */
-	(void) kill(-pid, SIGKILL);
-	if (!eof)
-		(void) shell_read_pipe(pipefd[0], &out);
-	close(pipefd[0]);
+	(void) kill(-c.pid, SIGKILL);
+	if (!c.eof)
+		(void) shell_read_pipe(c.fd, &c.out);
+	close(c.fd);
 
-	*output = shell_output_text(&out);
-	pfree(out.buf);
-
-	if (timed_out)
-	{
-		*error = psprintf("timed out after %d ms", task->timeout_ms);
-		return false;
-	}
-	if (WIFEXITED(status))
-	{
-		if (WEXITSTATUS(status) == 0)
-			return true;
-		*error = psprintf("exit status %d", WEXITSTATUS(status));
-		return false;
-	}
-	if (WIFSIGNALED(status))
-	{
-		*error = psprintf("killed by signal %d", WTERMSIG(status));
-		return false;
-	}
-	*error = psprintf("unrecognized wait status %d", status);
-	return false;
+	*output = shell_output_text(&c.out);
+	pfree(c.out.buf);
+	return shell_outcome(&c, task->timeout_ms, error);
 }
 
 /*
