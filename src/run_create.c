@@ -102,12 +102,12 @@ run_build_graph(const CatalogDagDef *def, RunGraph *g)
 }
 
 /*
- * May a new run of the DAG start now, or must it wait for max_active_runs?
- * The DAG row is locked so that run creation and run ends serialize, and
- * the count sees every committed run.
+ * Lock the DAG row before reading it: run creation and run ends serialize
+ * on it for max_active_runs, and a DELETE of the DAG waits for this
+ * transaction -- or this one for the DELETE, and then finds no DAG.
  */
-static bool
-run_admit(const char *dag_name, int max_active_runs)
+static void
+run_lock_dag(const char *dag_name)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
@@ -116,7 +116,10 @@ run_admit(const char *dag_name, int max_active_runs)
 	CatalogExec("SELECT 1 FROM dagsched.dag "
 				"WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 				1, argtypes, values, NULL);
-	return CatalogCountRunningRuns(dag_name) < max_active_runs;
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("DAG \"%s\" does not exist", DagschedQuote(dag_name))));
 }
 
 /*
@@ -135,6 +138,7 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 	int64		run_id;
 
 	*nqueued = 0;
+	run_lock_dag(dag_name);
 	if (!CatalogLoadDag(dag_name, &def))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -150,7 +154,8 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 	run.logical_time = logical_time;
 	run.trigger = trigger;
 	run.params = params;
-	run.running = run_admit(dag_name, def.max_active_runs);
+	/* may it start now, or must it wait for max_active_runs? */
+	run.running = CatalogCountRunningRuns(dag_name) < def.max_active_runs;
 	run.priority = graph.priority;
 	run.downstream = graph.downstream;
 

@@ -140,7 +140,6 @@ TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt)
 				   "FROM q, dagsched.dag_run r "
 				   "WHERE t.run_id OPERATOR(pg_catalog.=) q.run_id "
 				   " AND t.task_name OPERATOR(pg_catalog.=) q.task_name "
-				   " AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
 				   " AND r.run_id OPERATOR(pg_catalog.=) q.run_id "
 				   "RETURNING t.run_id, t.task_name, t.kind, t.command, t.attempts, "
 				   " (pg_catalog.date_part('epoch', t.timeout) "
