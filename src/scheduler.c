@@ -83,6 +83,7 @@ static int	sched_fire_dag(int row, SPITupleTable *tuptable, TimestampTz now);
 static void sched_launch_workers(int queued);
 static long sched_sleep_ms(const SchedLoopResult *result);
 static void sched_purge(void);
+static long sched_after_loop(const SchedLoopResult *result, long sleep_ms);
 
 static void
 sched_dag_error_callback(void *arg)
@@ -154,18 +155,7 @@ DagschedSchedulerMain(Datum main_arg)
 		pgstat_report_activity(STATE_IDLE, NULL);
 
 		if (result.extension_ready)
-		{
-			if (result.woken > 0)
-				DagschedWakeWorkers(result.woken);
-			sched_launch_workers(result.queued);
-
-			if (purge_more ||
-				TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(),
-										   SCHED_PURGE_INTERVAL_MS))
-				sched_purge();
-			if (purge_more)
-				sleep_ms = Min(sleep_ms, 100);
-		}
+			sleep_ms = sched_after_loop(&result, sleep_ms);
 
 		if (sleep_ms > 0)
 			(void) WaitLatch(MyLatch,
@@ -173,6 +163,27 @@ DagschedSchedulerMain(Datum main_arg)
 							 sleep_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+}
+
+/*
+ * Outside the loop's transaction: wake workers for the tasks it queued,
+ * start more if queued tasks outnumber idle workers, purge a batch of
+ * history when it is due.  Returns how long to sleep.
+ */
+static long
+sched_after_loop(const SchedLoopResult *result, long sleep_ms)
+{
+	if (result->woken > 0)
+		DagschedWakeWorkers(result->woken);
+	sched_launch_workers(result->queued);
+
+	if (purge_more ||
+		TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(),
+								   SCHED_PURGE_INTERVAL_MS))
+		sched_purge();
+	if (purge_more)
+		sleep_ms = Min(sleep_ms, 100);
+	return sleep_ms;
 }
 
 /*
@@ -252,6 +263,28 @@ sched_loop(bool *recovered, SchedLoopResult *result)
 	CommitTransactionCommand();
 }
 
+/* Move next_run_at on, unless the user changed the schedule meanwhile. */
+static void
+sched_advance(const char *dag_name, bool has_next, TimestampTz next,
+			  Datum old_next)
+{
+	Oid			argtypes[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(dag_name);
+	if (has_next)
+		values[1] = TimestampTzGetDatum(next);
+	else
+		nulls[1] = 'n';
+	values[2] = old_next;
+	if (SPI_execute_with_args("UPDATE dagsched.dag SET next_run_at = $2 "
+							  "WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+							  " AND next_run_at OPERATOR(pg_catalog.=) $3",
+							  3, argtypes, values, nulls, false, 0) < 0)
+		elog(ERROR, "could not advance the schedule");
+}
+
 /*
  * Create the runs of one due DAG and advance its next_run_at.  A
  * subtransaction keeps a DAG whose runs cannot be created (no tasks, say)
@@ -277,9 +310,6 @@ sched_fire_dag(int row, SPITupleTable *tuptable, TimestampTz now)
 	int			nruns = 0;
 	int			nqueued = 0;
 	ErrorContextCallback errcallback;
-	Oid			argtypes[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
 
 	errcallback.callback = sched_dag_error_callback;
 	errcallback.arg = dag_name;
@@ -325,20 +355,8 @@ sched_fire_dag(int row, SPITupleTable *tuptable, TimestampTz now)
 	}
 
 advance:
-	values[0] = CStringGetTextDatum(dag_name);
-	if (has_next)
-		values[1] = TimestampTzGetDatum(next);
-	else
-		nulls[1] = 'n';
-	values[2] = SPI_getbinval(tup, desc, 5, &isnull);
-
-	/* unless the user changed the schedule meanwhile */
-	if (SPI_execute_with_args("UPDATE dagsched.dag SET next_run_at = $2 "
-							  "WHERE dag_name OPERATOR(pg_catalog.=) $1 "
-							  " AND next_run_at OPERATOR(pg_catalog.=) $3",
-							  3, argtypes, values, nulls, false, 0) < 0)
-		elog(ERROR, "could not advance the schedule");
-
+	sched_advance(dag_name, has_next, next,
+				  SPI_getbinval(tup, desc, 5, &isnull));
 	error_context_stack = errcallback.previous;
 	return nqueued;
 }
