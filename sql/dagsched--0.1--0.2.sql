@@ -299,3 +299,22 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+-- issue 17: one-off runs, trigger(dag_name, params, at) and run state
+-- 'scheduled'
+ALTER TABLE dagsched.dag_run DROP CONSTRAINT dag_run_state_check;
+ALTER TABLE dagsched.dag_run ADD CONSTRAINT dag_run_state_check
+	CHECK (state IN ('queued', 'running', 'success', 'failed', 'cancelled',
+					 'scheduled'));
+CREATE INDEX dag_run_scheduled_idx ON dagsched.dag_run (logical_time)
+	WHERE state = 'scheduled';
+DROP FUNCTION dagsched.trigger(text, jsonb);
+CREATE FUNCTION dagsched.trigger(dag_name text, params jsonb DEFAULT '{}',
+								 at timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'dagsched_trigger';
+
+COMMENT ON FUNCTION dagsched.trigger(text, jsonb, timestamptz) IS
+'create a manual run of a DAG; returns its run_id.  With "at" in the future the run is created now in state scheduled and starts at "at" (its logical_time); cancel() stops it.  NULL dag_name or params: NULL';
+

@@ -46,6 +46,7 @@
 #include "dagsched.h"
 #include "run.h"
 #include "shmem.h"
+#include "states.h"
 #include "validate.h"
 
 /* params larger than this are refused: they are copied into every task */
@@ -118,17 +119,34 @@ api_become_superuser(Oid *save_userid, int *save_sec)
 }
 
 /*
- * trigger(dag_name text, params jsonb DEFAULT '{}') returns bigint
+ * trigger(dag_name text, params jsonb DEFAULT '{}', at timestamptz DEFAULT NULL)
+ * returns bigint
+ *
+ * With "at" in the future the run is created now, in state scheduled, and
+ * the scheduler starts it at "at" (its logical time); otherwise it is
+ * created to start now.
  */
 Datum
 dagsched_trigger(PG_FUNCTION_ARGS)
 {
-	char	   *dag_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Jsonb	   *params = PG_GETARG_JSONB_P(1);
+	char	   *dag_name;
+	Jsonb	   *params;
+	bool		scheduled;
+	TimestampTz at = 0;
 	int64		run_id;
-	int			nqueued;
+	int			nqueued = 0;
 	Oid			save_userid;
 	int			save_sec;
+
+	/* not STRICT, for "at" alone may be NULL: now */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	dag_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	params = PG_GETARG_JSONB_P(1);
+	if (!PG_ARGISNULL(2))
+		at = PG_GETARG_TIMESTAMPTZ(2);
+	/* a time that has passed, or is now, means now */
+	scheduled = !PG_ARGISNULL(2) && at > GetCurrentTransactionStartTimestamp();
 
 	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
 		ereport(ERROR,
@@ -141,17 +159,28 @@ dagsched_trigger(PG_FUNCTION_ARGS)
 				 errmsg("params of %zu bytes exceed the limit of %d bytes",
 						(size_t) VARSIZE(params), API_MAX_PARAMS_BYTES),
 				 errhint("Pass a key to where the data lives instead of the data.")));
+	if (!PG_ARGISNULL(2) && TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a run cannot be scheduled at \"%s\"",
+						timestamptz_to_str(at)),
+				 errhint("Give a finite time, or NULL for now.")));
 
 	api_warn_if_not_preloaded();
 
 	SPI_connect();
 	api_check_dag_visible(dag_name);
 	api_become_superuser(&save_userid, &save_sec);
-	run_id = RunCreate(dag_name, GetCurrentTransactionStartTimestamp(),
-					   "manual", JsonbPGetDatum(params), &nqueued);
+	if (scheduled)
+		run_id = RunCreateScheduled(dag_name, at, JsonbPGetDatum(params));
+	else
+		run_id = RunCreate(dag_name, GetCurrentTransactionStartTimestamp(),
+						   "manual", JsonbPGetDatum(params), &nqueued);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 
+	if (scheduled)
+		AtCommitWakeScheduler();	/* it sleeps until the earliest "at" */
 	AtCommitWakeWorkers(nqueued);
 	AtCommitNoteRunCreated(run_id);
 	PG_RETURN_INT64(run_id);
@@ -288,7 +317,8 @@ dagsched_wait(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("run %lld does not exist", (long long) run_id)));
 		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0)
+		if (strcmp(state, RS_SCHEDULED) != 0 && strcmp(state, RS_QUEUED) != 0 &&
+			strcmp(state, RS_RUNNING) != 0)
 			break;
 
 		TimestampDifference(GetCurrentTimestamp(), deadline, &secs, &usecs);

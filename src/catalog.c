@@ -210,7 +210,7 @@ CatalogCountRunningRuns(const char *dag_name)
 }
 
 /*
- * Insert the dag_run row, running or queued.  Returns its run_id, or 0 when
+ * Insert the dag_run row, running, queued or scheduled.  Returns its run_id, or 0 when
  * a scheduled tick already has its run (a tick produces one run, ever).
  */
 int64
@@ -225,7 +225,8 @@ CatalogInsertRun(const CatalogDagDef *def, const CatalogNewRun *run)
 	values[1] = TimestampTzGetDatum(run->logical_time);
 	values[2] = CStringGetTextDatum(run->trigger);
 	values[3] = run->params;
-	values[4] = CStringGetTextDatum(run->running ? RS_RUNNING : RS_QUEUED);
+	values[4] = CStringGetTextDatum(run->running ? RS_RUNNING :
+									run->scheduled ? RS_SCHEDULED : RS_QUEUED);
 	values[5] = CStringGetTextDatum(def->owner);
 	CatalogExec("INSERT INTO dagsched.dag_run AS r "
 				"(dag_name, logical_time, trigger, params, state, owner, started_at) "
@@ -372,6 +373,35 @@ CatalogLockDagOfRun(int64 run_id)
 				1, argtypes, values, NULL);
 }
 
+/*
+ * Scheduled runs whose time has come (at most limit, earliest first), as
+ * run ids in a List of pointers.
+ */
+List *
+CatalogDueScheduledRuns(int limit)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+	List	   *ids = NIL;
+	uint64		i;
+
+	values[0] = Int32GetDatum(limit);
+	CatalogExec("SELECT run_id FROM dagsched.dag_run "
+				"WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(RS_SCHEDULED)
+				" AND logical_time OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp() "
+				"ORDER BY logical_time, run_id LIMIT $1",
+				1, argtypes, values, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(CatalogDatum(i, 1, &isnull));
+		ids = lappend(ids, id);
+	}
+	return ids;
+}
+
 /* How many tasks wait for a worker (the scheduler starts workers for them) */
 int
 CatalogCountQueued(void)
@@ -385,8 +415,8 @@ CatalogCountQueued(void)
 }
 
 /*
- * The earliest moment the scheduler has something to do: a DAG's next tick
- * or a retry coming due.  False when there is none.
+ * The earliest moment the scheduler has something to do: a DAG's next tick,
+ * a retry coming due or a scheduled run's time.  False when there is none.
  */
 bool
 CatalogNextWakeup(TimestampTz *wakeup)
@@ -398,7 +428,9 @@ CatalogNextWakeup(TimestampTz *wakeup)
 				" (SELECT pg_catalog.min(next_run_at) FROM dagsched.dag "
 				"  WHERE NOT paused AND next_run_at IS NOT NULL), "
 				" (SELECT pg_catalog.min(next_attempt_at) FROM dagsched.task_run "
-				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RETRY_WAIT) "))",
+				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RETRY_WAIT) "), "
+				" (SELECT pg_catalog.min(logical_time) FROM dagsched.dag_run "
+				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(RS_SCHEDULED) "))",
 				0, NULL, NULL, NULL);
 	d = CatalogDatum(0, 1, &isnull);
 	if (isnull)

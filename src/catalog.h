@@ -20,6 +20,7 @@
 
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
+#include "nodes/pg_list.h"
 
 /* One task of a DAG as dagsched.task holds it (strings palloc'd) */
 typedef struct CatalogTaskDef
@@ -57,6 +58,7 @@ typedef struct CatalogNewRun
 	const char *trigger;
 	Datum		params;			/* jsonb */
 	bool		running;		/* admitted now, or queued */
+	bool		scheduled;		/* waits for logical_time (not running) */
 	int32	   *priority;		/* effective, per task */
 	Datum	   *downstream;		/* per task: its downstream names as a
 								 * text[] literal (text) */
@@ -82,6 +84,7 @@ extern void CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 								  const CatalogNewRun *run);
 extern void CatalogLockDagOfRun(int64 run_id);
 
+extern List *CatalogDueScheduledRuns(int limit);
 extern int	CatalogCountQueued(void);
 extern bool CatalogNextWakeup(TimestampTz *wakeup);
 extern bool CatalogAutoPause(int64 run_id, const char *dag_name,

@@ -261,6 +261,36 @@ RunPromoteQueued(const char *dag_name)
 	return nqueued;
 }
 
+/* most scheduled runs started in one scheduler loop */
+#define RUN_MAX_DUE_SCHEDULED	100
+
+/*
+ * Start the scheduled runs whose time has come: each becomes queued and
+ * then, if max_active_runs admits it, running.  Returns how many tasks
+ * became queued.
+ */
+int
+RunStartScheduled(void)
+{
+	List	   *ids = CatalogDueScheduledRuns(RUN_MAX_DUE_SCHEDULED);
+	ListCell   *lc;
+	int			nqueued = 0;
+
+	foreach(lc, ids)
+	{
+		int64		run_id = *(int64 *) lfirst(lc);
+		char	   *dag_name;
+
+		/* DAG row first, as everywhere (see CatalogLockDagOfRun) */
+		CatalogLockDagOfRun(run_id);
+		if (!RunScheduledDue(run_id, &dag_name))
+			continue;			/* cancelled meanwhile */
+		CatalogNotify(run_id, dag_name, NULL, RS_QUEUED);
+		nqueued += RunPromoteQueued(dag_name);
+	}
+	return nqueued;
+}
+
 /* Queue the tasks whose retry delay has passed; returns how many. */
 int
 RunQueueDueRetries(void)
@@ -397,7 +427,8 @@ run_check_resumable(int64 run_id)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("run %lld does not exist", (long long) run_id)));
 	state = CatalogText(0, 1);
-	if (strcmp(state, RS_QUEUED) == 0 || strcmp(state, RS_RUNNING) == 0)
+	if (strcmp(state, RS_QUEUED) == 0 || strcmp(state, RS_RUNNING) == 0 ||
+		strcmp(state, RS_SCHEDULED) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run %lld is still %s", (long long) run_id, state),

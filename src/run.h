@@ -42,6 +42,8 @@ typedef struct ClaimedTask
 /* run_create.c: load the definition, build the graph, insert the rows */
 extern int64 RunCreate(const char *dag_name, TimestampTz logical_time,
 					   const char *trigger, Datum params, int *nqueued);
+extern int64 RunCreateScheduled(const char *dag_name, TimestampTz at,
+								 Datum params);
 extern int64 RunCreateOrLog(const char *dag_name, TimestampTz logical_time,
 							 const char *trigger, Datum params, int *nqueued,
 							 const char *why);
@@ -55,6 +57,7 @@ extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
 extern bool RunFinishIfDone(int64 run_id, int *nqueued);
 extern int	RunPromoteQueued(const char *dag_name);
 extern int	RunQueueDueRetries(void);
+extern int	RunStartScheduled(void);
 extern int	RunRecoverOrphans(bool server_restarted, int *nrecovered);
 extern int	RunCancel(int64 run_id, int *nqueued);
 extern int	RunRetry(int64 run_id, int *nqueued);

@@ -124,13 +124,14 @@ run_lock_dag(const char *dag_name)
 
 /*
  * Create a run of dag_name standing for logical_time, with one task_run per
- * task, and queue its root tasks if the run may start now.  Returns the
- * run_id, or 0 when a scheduled tick already has its run.  *nqueued tells
- * how many tasks became queued.
+ * task.  A scheduled run waits, all its tasks pending, until the scheduler
+ * finds its time come (RunStartScheduled); any other run queues its root
+ * tasks if it may start now.  Returns the run_id, or 0 when a scheduled
+ * tick already has its run.  *nqueued tells how many tasks became queued.
  */
-int64
-RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
-		  Datum params, int *nqueued)
+static int64
+run_create(const char *dag_name, TimestampTz logical_time, const char *trigger,
+		   Datum params, bool scheduled, int *nqueued)
 {
 	CatalogDagDef def;
 	CatalogNewRun run;
@@ -155,7 +156,9 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 	run.trigger = trigger;
 	run.params = params;
 	/* may it start now, or must it wait for max_active_runs? */
-	run.running = CatalogCountRunningRuns(dag_name) < def.max_active_runs;
+	run.scheduled = scheduled;
+	run.running = !scheduled &&
+		CatalogCountRunningRuns(dag_name) < def.max_active_runs;
 	run.priority = graph.priority;
 	run.downstream = graph.downstream;
 
@@ -166,8 +169,28 @@ RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
 
 	if (run.running)
 		*nqueued = graph.nroots;
-	CatalogNotify(run_id, dag_name, NULL, run.running ? RS_RUNNING : RS_QUEUED);
+	CatalogNotify(run_id, dag_name, NULL, run.running ? RS_RUNNING :
+				  scheduled ? RS_SCHEDULED : RS_QUEUED);
 	return run_id;
+}
+
+int64
+RunCreate(const char *dag_name, TimestampTz logical_time, const char *trigger,
+		  Datum params, int *nqueued)
+{
+	return run_create(dag_name, logical_time, trigger, params, false, nqueued);
+}
+
+/*
+ * A one-off run that starts at "at": created now, in state scheduled, with
+ * "at" as its logical time.  The caller wakes the scheduler at commit.
+ */
+int64
+RunCreateScheduled(const char *dag_name, TimestampTz at, Datum params)
+{
+	int			nqueued;
+
+	return run_create(dag_name, at, "manual", params, true, &nqueued);
 }
 
 /*

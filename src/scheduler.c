@@ -3,8 +3,9 @@
  * scheduler.c
  *	  The scheduler: a static background worker, one per cluster, on the
  *	  primary only.  It creates runs when schedule ticks come due, starts
- *	  task workers when queued tasks outnumber idle workers, queues retries
- *	  whose delay has passed and recovers attempts whose worker died.
+ *	  one-off runs whose time has come, starts task workers when queued
+ *	  tasks outnumber idle workers, queues retries whose delay has passed
+ *	  and recovers attempts whose worker died.
  *
  * It never runs user code.  It sleeps on its latch until the earliest next
  * tick or retry; a statement trigger on dagsched.dag sets the latch when a
@@ -246,6 +247,7 @@ sched_loop(bool *recovered, SchedLoopResult *result)
 		result->woken += sched_fire_dag(i, due, now);
 
 	result->woken += RunQueueDueRetries();
+	result->woken += RunStartScheduled();
 	{
 		int			nrecovered;
 		int			nfinished;

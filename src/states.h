@@ -37,6 +37,7 @@
 #define TS_RETRY_WAIT		"retry_wait"
 
 /* dag_run.state */
+#define RS_SCHEDULED		"scheduled"	/* a one-off run waiting for its time */
 #define RS_QUEUED			"queued"
 #define RS_RUNNING			"running"
 #define RS_SUCCESS			"success"
@@ -63,8 +64,11 @@
 /* What retry() of a run resets */
 #define TS_RESUMABLE_LIST	TS_FAILED "," TS_UPSTREAM_FAILED "," TS_CANCELLED
 
-/* Run states in which a run is in flight */
-#define RS_ACTIVE_LIST		RS_QUEUED "," RS_RUNNING
+/*
+ * Run states in which a run has not ended: cancel() stops it, retry()
+ * refuses it, wait() goes on waiting.
+ */
+#define RS_ACTIVE_LIST		RS_SCHEDULED "," RS_QUEUED "," RS_RUNNING
 
 /*
  * Trigger rules, as an X-macro: DAGSCHED_RULE(name) once per rule.  dag.c

@@ -21,8 +21,9 @@
  *
  * Run states (dag_run.state):
  *
+ *	  scheduled --RunScheduledDue--> queued
  *	  queued --RunsStarted--> running --RunEnded--> success | failed | cancelled
- *	  queued | running --RunCancelled--> cancelled
+ *	  scheduled | queued | running --RunCancelled--> cancelled
  *	  success | failed | cancelled --RunResumed--> running | queued
  *
  * Each UPDATE names the from-states it accepts in its WHERE clause, so a row
@@ -486,6 +487,28 @@ TasksReset(int64 run_id)
 }
 
 /*
+ * scheduled -> queued: a one-off run's time has come; it now waits for
+ * max_active_runs like any queued run.  The caller holds the DAG row lock.
+ */
+bool
+RunScheduledDue(int64 run_id, char **dag_name)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExec("UPDATE dagsched.dag_run SET state = " SQL_LIT(RS_QUEUED) " "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_SCHEDULED)
+				"RETURNING dag_name",
+				1, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+	*dag_name = CatalogText(0, 1);
+	return true;
+}
+
+/*
  * queued -> running, for the oldest queued runs of dag_name while fewer
  * than max_active_runs run.  Locks the DAG row: run creation and run ends
  * serialize on it.  Returns the run_ids (int64 in a List of pointers).
@@ -558,7 +581,7 @@ RunEnded(int64 run_id, char **dag_name, char **state)
 }
 
 /*
- * queued | running -> cancelled.  ERROR if the run does not exist; false,
+ * scheduled | queued | running -> cancelled.  ERROR if the run does not exist; false,
  * with the state it ended in, if it had ended already.
  */
 bool

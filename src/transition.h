@@ -89,13 +89,16 @@ extern int	TasksCancelled(int64 run_id);
  */
 extern int	TasksReset(int64 run_id);
 
+/* scheduled -> queued, once its time has come; false if not scheduled */
+extern bool RunScheduledDue(int64 run_id, char **dag_name);
+
 /* queued -> running for the oldest queued runs that max_active_runs admits */
 extern List *RunsStarted(const char *dag_name);
 
 /* running -> success | failed | cancelled, once no task is active */
 extern bool RunEnded(int64 run_id, char **dag_name, char **state);
 
-/* queued | running -> cancelled; false (and *state) if it had ended */
+/* scheduled | queued | running -> cancelled; false (and *state) if ended */
 extern bool RunCancelled(int64 run_id, char **dag_name, char **state);
 
 /* success | failed | cancelled -> running | queued; ERROR if in flight */

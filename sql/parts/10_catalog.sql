@@ -66,7 +66,8 @@ CREATE TABLE dagsched.dag_run (
 						   'upstream')),
 	params			jsonb NOT NULL DEFAULT '{}',
 	state			text NOT NULL DEFAULT 'queued'
-		CHECK (state IN ('queued', 'running', 'success', 'failed', 'cancelled')),
+		CHECK (state IN ('queued', 'running', 'success', 'failed', 'cancelled',
+						 'scheduled')),
 	owner			name NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	started_at		timestamptz,
@@ -82,6 +83,9 @@ CREATE INDEX dag_run_dag_time_idx ON dagsched.dag_run (dag_name, logical_time);
 CREATE INDEX dag_run_active_idx ON dagsched.dag_run (dag_name, run_id)
 	WHERE state IN ('queued', 'running');
 CREATE INDEX dag_run_finished_idx ON dagsched.dag_run (finished_at);
+-- the scheduler wakes for the earliest one-off run (trigger(..., at))
+CREATE INDEX dag_run_scheduled_idx ON dagsched.dag_run (logical_time)
+	WHERE state = 'scheduled';
 
 /*
  * One row per task per run, holding a copy of the task definition as it was

@@ -11,13 +11,14 @@ AS 'MODULE_PATHNAME', 'dagsched_rule_state';
 COMMENT ON FUNCTION dagsched.rule_state(text, integer, integer, integer, integer) IS
 'state of a pending task given its trigger rule and the tally of its finished upstreams: pending, queued, upstream_failed or skipped';
 
-CREATE FUNCTION dagsched.trigger(dag_name text, params jsonb DEFAULT '{}')
+CREATE FUNCTION dagsched.trigger(dag_name text, params jsonb DEFAULT '{}',
+								 at timestamptz DEFAULT NULL)
 RETURNS bigint
-LANGUAGE c VOLATILE STRICT
+LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'dagsched_trigger';
 
-COMMENT ON FUNCTION dagsched.trigger(text, jsonb) IS
-'create a manual run of a DAG now; returns its run_id';
+COMMENT ON FUNCTION dagsched.trigger(text, jsonb, timestamptz) IS
+'create a manual run of a DAG; returns its run_id.  With "at" in the future the run is created now in state scheduled and starts at "at" (its logical_time); cancel() stops it.  NULL dag_name or params: NULL';
 
 CREATE FUNCTION dagsched.wait(run_id bigint, timeout interval DEFAULT '1 min')
 RETURNS text
