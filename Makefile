@@ -20,6 +20,7 @@ OBJS = \
 	src/dbtask.o \
 	src/remote.o \
 	src/output.o \
+	src/results.o \
 	src/autocommit.o \
 	src/api.o \
 	src/version.o

@@ -318,3 +318,22 @@ AS 'MODULE_PATHNAME', 'dagsched_trigger';
 COMMENT ON FUNCTION dagsched.trigger(text, jsonb, timestamptz) IS
 'create a manual run of a DAG; returns its run_id.  With "at" in the future the run is created now in state scheduled and starts at "at" (its logical_time); cancel() stops it.  NULL dag_name or params: NULL';
 
+-- issue 16: task results
+ALTER TABLE dagsched.task_run ADD COLUMN result jsonb;
+ALTER TABLE dagsched.task_attempt ADD COLUMN result jsonb;
+
+CREATE FUNCTION dagsched.set_result(value jsonb)
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'dagsched_set_result';
+
+COMMENT ON FUNCTION dagsched.set_result(jsonb) IS
+'set the result of the running task (the last call wins; stored when the task succeeds, with its effects); only inside a task dagsched runs';
+
+CREATE FUNCTION dagsched.result(task_name text)
+RETURNS jsonb
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'dagsched_result';
+
+COMMENT ON FUNCTION dagsched.result(text) IS
+'the result of a task in the run of the running task (NULL when it set none); only inside a task dagsched runs';

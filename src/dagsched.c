@@ -18,8 +18,10 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/postmaster.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "dagsched.h"
+#include "results.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;
@@ -92,6 +94,13 @@ _PG_init(void)
 							"Checked when a task is written.  Longer code belongs in a function or procedure the task calls.",
 							&DagschedMaxCommandSize, 1024 * 1024, 1024,
 							256 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dagsched.max_result_size",
+							"Largest result a task may set.",
+							"A task setting a larger result fails.  Large data belongs in a table; pass its key.",
+							&DagschedMaxResultSize, 1024 * 1024, 0,
+							MaxAllocSize / 2, PGC_SIGHUP, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
 	define_context_setting("dagsched.run_id", "Run of the task being run.",

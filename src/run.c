@@ -96,9 +96,10 @@ RunClaimTask(ClaimedTask *task, MemoryContext cxt)
  * the task's own transaction.  Returns how many tasks became queued.
  */
 int
-RunTaskSucceeded(const ClaimedTask *task, const char *output)
+RunTaskSucceeded(const ClaimedTask *task, const char *output,
+				 const Jsonb *result)
 {
-	ArrayType  *downstream = TaskSucceeded(task, output);
+	ArrayType  *downstream = TaskSucceeded(task, output, result);
 
 	return run_propagate(task->run_id, downstream, TASK_OUTCOME_SUCCESS);
 }

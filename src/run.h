@@ -21,6 +21,7 @@
 #define DAGSCHED_RUN_H
 
 #include "datatype/timestamp.h"
+#include "utils/jsonb.h"
 
 /* A task attempt a worker has claimed; strings live in the caller's context */
 typedef struct ClaimedTask
@@ -50,7 +51,8 @@ extern int64 RunCreateOrLog(const char *dag_name, TimestampTz logical_time,
 
 /* run.c: what follows from each transition */
 extern bool RunClaimTask(ClaimedTask *task, MemoryContext cxt);
-extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output);
+extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output,
+							 const Jsonb *result);
 extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
 						  const char *error, const char *output,
 						  bool *retry_wait);

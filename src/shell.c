@@ -39,11 +39,13 @@
 #include "pgstat.h"
 #include "postmaster/postmaster.h"
 #include "storage/ipc.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
 #include "storage/pmsignal.h"
 #include "utils/acl.h"
 #include "utils/timestamp.h"
 
+#include "results.h"
 #include "shell.h"
 #include "taskexec.h"
 
@@ -74,7 +76,8 @@ typedef struct ShellOutput
 	uint64		total;			/* bytes read so far, kept or not */
 } ShellOutput;
 
-static char **shell_build_env(const ClaimedTask *task);
+static char **shell_build_env(const ClaimedTask *task,
+							  const ShellResultFiles *files);
 static char *shell_workdir(void);
 static void shell_exec_child(int outfd, const char *workdir, char **argv,
 							 char **envp) pg_attribute_noreturn();
@@ -104,11 +107,80 @@ shell_check_access(const ClaimedTask *task, const TaskOwner *owner)
 	shell_check_role(owner->roleid, owner->name);
 }
 
+/*
+ * The program's result files, next to the programs' working directory and
+ * named after this worker (it runs one task at a time): the upstream
+ * results written before the start, the result read after a success.
+ */
+static void
+shell_result_files(const ClaimedTask *task, ShellResultFiles *files)
+{
+	char	   *workdir = shell_workdir();
+	char	   *upstream = ResultsUpstreamObject(task->run_id, task->task_name);
+	FILE	   *f;
+
+	files->result = psprintf("%s/result.%d.json", workdir, MyProcPid);
+	files->results = psprintf("%s/results.%d.json", workdir, MyProcPid);
+	if (unlink(files->result) < 0 && errno != ENOENT)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not remove file \"%s\": %m", files->result)));
+	f = AllocateFile(files->results, PG_BINARY_W);
+	if (f == NULL ||
+		fwrite(upstream, 1, strlen(upstream), f) != strlen(upstream) ||
+		FreeFile(f) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", files->results)));
+}
+
+/*
+ * What the program wrote to $DAGSCHED_RESULT_FILE, if anything, becomes
+ * the pending result.  A file that is not JSON (or too large) fails the
+ * task: a downstream task would otherwise read a result that is not there.
+ */
+static bool
+shell_collect_result(const ShellResultFiles *files, char **error)
+{
+	struct stat st;
+	FILE	   *f;
+	char	   *text;
+	size_t		len;
+
+	if (stat(files->result, &st) < 0 || st.st_size == 0)
+		return true;
+	if (st.st_size > DagschedMaxResultSize)
+	{
+		*error = psprintf("%s: result in $DAGSCHED_RESULT_FILE of %lld bytes exceeds dagsched.max_result_size (%d bytes)",
+						  unpack_sql_state(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						  (long long) st.st_size, DagschedMaxResultSize);
+		return false;
+	}
+	f = AllocateFile(files->result, PG_BINARY_R);
+	if (f == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", files->result)));
+	text = palloc(st.st_size + 1);
+	len = fread(text, 1, st.st_size, f);
+	FreeFile(f);
+	return ResultsSetFromText(text, len, "$DAGSCHED_RESULT_FILE", error);
+}
+
 static bool
 shell_run(const ClaimedTask *task, const TaskOwner *owner, char **output,
 		  char **error)
 {
-	return ShellRunTask(task, output, error);
+	ShellResultFiles files;
+	bool		ok;
+
+	shell_result_files(task, &files);
+	ok = ShellRunTask(task, &files, output, error);
+	if (ok)
+		ok = shell_collect_result(&files, error);
+	(void) unlink(files.result);
+	(void) unlink(files.results);
+	return ok;
 }
 
 void
@@ -159,7 +231,8 @@ typedef struct ShellChild
  * needs is built before the fork: the child may not palloc.
  */
 static void
-shell_start(const ClaimedTask *task, ShellChild *c)
+shell_start(const ClaimedTask *task, const ShellResultFiles *files,
+			ShellChild *c)
 {
 	char	   *argv[4];
 	char	  **envp;
@@ -170,7 +243,7 @@ shell_start(const ClaimedTask *task, ShellChild *c)
 	argv[1] = "-c";
 	argv[2] = task->command;
 	argv[3] = NULL;
-	envp = shell_build_env(task);
+	envp = shell_build_env(task, files);
 	workdir = shell_workdir();
 
 	if (pipe(pipefd) < 0)
@@ -339,7 +412,8 @@ shell_outcome(const ShellChild *c, int timeout_ms, char **error)
 }
 
 bool
-ShellRunTask(const ClaimedTask *task, char **output, char **error)
+ShellRunTask(const ClaimedTask *task, const ShellResultFiles *files,
+			 char **output, char **error)
 {
 	ShellChild	c;
 
@@ -348,7 +422,7 @@ ShellRunTask(const ClaimedTask *task, char **output, char **error)
 	memset(&c, 0, sizeof(c));
 	c.out.buf = palloc(SHELL_OUTPUT_MAX);
 
-	shell_start(task, &c);
+	shell_start(task, files, &c);
 	if (task->timeout_ms > 0)
 		c.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												 task->timeout_ms);
@@ -374,7 +448,7 @@ ShellRunTask(const ClaimedTask *task, char **output, char **error)
  * the program's business.
  */
 static char **
-shell_build_env(const ClaimedTask *task)
+shell_build_env(const ClaimedTask *task, const ShellResultFiles *files)
 {
 	char	  **envp = palloc0(sizeof(char *) * 16);
 	int			n = 0;
@@ -396,6 +470,8 @@ shell_build_env(const ClaimedTask *task)
 	envp[n++] = psprintf("DAGSCHED_PARAMS=%s",
 						 task->params ? task->params : "{}");
 	envp[n++] = psprintf("DAGSCHED_ATTEMPT=%d", task->attempt);
+	envp[n++] = psprintf("DAGSCHED_RESULT_FILE=%s", files->result);
+	envp[n++] = psprintf("DAGSCHED_RESULTS_FILE=%s", files->results);
 	envp[n] = NULL;
 	return envp;
 }

@@ -22,6 +22,13 @@
  */
 extern void ShellCheckPrivilege(const char *owner);
 
+/* Where a shell task finds its upstream results and leaves its own */
+typedef struct ShellResultFiles
+{
+	char	   *result;			/* $DAGSCHED_RESULT_FILE */
+	char	   *results;		/* $DAGSCHED_RESULTS_FILE */
+} ShellResultFiles;
+
 /*
  * Run task->command with /bin/sh -c outside any transaction.  Returns true
  * on exit status 0.  *output gets the tail of stdout+stderr (or NULL),
@@ -29,6 +36,8 @@ extern void ShellCheckPrivilege(const char *owner);
  * 9", "timed out after 5000 ms").  Throws ERROR if cancelled (SIGINT) or
  * terminated, after killing the process group.
  */
-extern bool ShellRunTask(const ClaimedTask *task, char **output, char **error);
+extern bool ShellRunTask(const ClaimedTask *task,
+						 const ShellResultFiles *files,
+						 char **output, char **error);
 
 #endif							/* DAGSCHED_SHELL_H */

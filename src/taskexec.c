@@ -53,6 +53,7 @@
 #include "utils/timeout.h"
 
 #include "dagsched.h"
+#include "results.h"
 #include "shmem.h"
 #include "taskexec.h"
 
@@ -348,6 +349,7 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 	char	   *error = NULL;
 
 	task_timer_fired = false;	/* a timer of an earlier try is no news */
+	ResultsForget();
 	taskexec_begin(task->command);
 	taskexec_check_owner(task, &owner);
 	if (runner->check_access)
@@ -367,7 +369,7 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 	TaskResetSession();
 	taskexec_restore_identity(&id);
 
-	result->nqueued = RunTaskSucceeded(task, output);
+	result->nqueued = RunTaskSucceeded(task, output, ResultsPending());
 
 	/* take the next task in the same commit */
 	MemoryContextReset(next->cxt);
@@ -475,7 +477,7 @@ taskexec_outside(const TaskRunner *runner, ClaimedTask *task,
 		{
 			out = o;
 			taskexec_begin(task->command);
-			result->nqueued = RunTaskSucceeded(task, o);
+			result->nqueued = RunTaskSucceeded(task, o, ResultsPending());
 			taskexec_commit();
 			result->succeeded = true;
 			result->may_have_ended_run = true;
@@ -539,10 +541,13 @@ TaskExecute(ClaimedTask *task, TaskNextClaim *next, TaskResult *result)
 						task->task_name, task->dag_name,
 						(long long) task->run_id, task->attempt)));
 
+	/* set_result() and result() work from here on, for this task only */
+	ResultsTaskBegin(task->run_id, task->task_name);
 	if (runner->mode == TASK_RUNNER_IN_XACT)
 		error = taskexec_in_xact(runner, task, next, result);
 	else
 		error = taskexec_outside(runner, task, result, &output);
+	ResultsTaskEnd();
 
 	if (error != NULL)
 		taskexec_record_failure(task, error, output, result);

@@ -177,11 +177,12 @@ TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt)
  * task_attempt too.  Returns the task's downstream names.
  */
 ArrayType *
-TaskSucceeded(const ClaimedTask *task, const char *output)
+TaskSucceeded(const ClaimedTask *task, const char *output,
+			  const Jsonb *result)
 {
-	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, INT4OID, JSONBOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 
 	values[0] = Int64GetDatum(task->run_id);
@@ -191,6 +192,10 @@ TaskSucceeded(const ClaimedTask *task, const char *output)
 	else
 		nulls[2] = 'n';
 	values[3] = Int32GetDatum(MyProcPid);
+	if (result)
+		values[4] = JsonbPGetDatum(result);
+	else
+		nulls[4] = 'n';
 
 	/*
 	 * Lock the run row (FOR KEY SHARE) before any task row: foreign-key
@@ -203,21 +208,21 @@ TaskSucceeded(const ClaimedTask *task, const char *output)
 				   "u AS ("
 				   " UPDATE dagsched.task_run SET state = " SQL_LIT(TS_SUCCESS) ", "
 				   "  finished_at = pg_catalog.clock_timestamp(), error = NULL, "
-				   "  output = $3, next_attempt_at = NULL "
+				   "  output = $3, next_attempt_at = NULL, result = $5 "
 				   " WHERE run_id OPERATOR(pg_catalog.=) $1 "
 				   "  AND task_name OPERATOR(pg_catalog.=) $2 "
 				   "  AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
 				   "  AND pid OPERATOR(pg_catalog.=) $4 "
 				   "  AND EXISTS (SELECT 1 FROM lk) "
 				   " RETURNING run_id, task_name, attempts, started_at, "
-				   "  finished_at, output, pid, downstream), "
+				   "  finished_at, output, pid, downstream, result), "
 				   "a AS (INSERT INTO dagsched.task_attempt "
 				   " (run_id, task_name, attempt, state, started_at, finished_at, "
-				   "  output, pid) "
+				   "  output, pid, result) "
 				   " SELECT run_id, task_name, attempts, " SQL_LIT(TS_SUCCESS) ", "
-				   "  started_at, finished_at, output, pid FROM u) "
+				   "  started_at, finished_at, output, pid, result FROM u) "
 				   "SELECT downstream FROM u",
-				   4, argtypes);
+				   5, argtypes);
 	CatalogExecPlan(plan_success, values, nulls);
 
 	/*
@@ -455,7 +460,7 @@ TasksReset(int64 run_id)
 				"  pg_catalog.unnest(t.downstream) AS d(name)) "
 				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
 				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
-				" retry_base = t.attempts "
+				" retry_base = t.attempts, result = NULL "
 				"FROM r WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND t.task_name OPERATOR(pg_catalog.=) r.task_name "
 				" AND t.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_SUCCESS),

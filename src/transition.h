@@ -58,8 +58,12 @@ typedef struct TaskFailure
 /* queued -> running (the most urgent queued task; SKIP LOCKED) */
 extern bool TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt);
 
-/* running -> success; ERROR unless this pid still holds the attempt */
-extern ArrayType *TaskSucceeded(const ClaimedTask *task, const char *output);
+/*
+ * running -> success, with the task's result (NULL: none); ERROR unless
+ * this pid still holds the attempt
+ */
+extern ArrayType *TaskSucceeded(const ClaimedTask *task, const char *output,
+								const Jsonb *result);
 
 /* running -> retry_wait | failed | cancelled (run cancelled); false if not */
 extern bool TaskFailed(int64 run_id, const char *task_name, int pid,

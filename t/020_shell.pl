@@ -143,7 +143,8 @@ like(task_field($run_id, 'killed', 'error'), qr/killed by signal 9/,
 my $env_out = task_field($run_id, 'env', 'output');
 like($env_out, qr/^sh env 1$/m, 'DAGSCHED_DAG, DAGSCHED_TASK, DAGSCHED_ATTEMPT set');
 my ($nenv) = $env_out =~ /^\s*(\d+)\s*$/m;
-ok(defined $nenv && $nenv <= 12, "small environment ($nenv variables)");
+# 12, plus DAGSCHED_RESULT_FILE and DAGSCHED_RESULTS_FILE (issue 16)
+ok(defined $nenv && $nenv <= 14, "small environment ($nenv variables)");
 
 my $ctx = task_field($run_id, 'context', 'output');
 like($ctx, qr{^pwd=.*/dagsched_shell$}m, 'runs in $PGDATA/dagsched_shell');

@@ -124,6 +124,8 @@ CREATE TABLE dagsched.task_run (
 	output			text,
 	pid				integer,
 	autocommit		boolean NOT NULL DEFAULT false,
+	-- what the task handed downstream: set_result(), $DAGSCHED_RESULT_FILE
+	result			jsonb,
 	PRIMARY KEY (run_id, task_name)
 );
 
@@ -158,6 +160,8 @@ CREATE TABLE dagsched.task_attempt (
 	conninfo		text,
 	-- set for an outcome recorded by dagsched.mark(): who marked it
 	marked_by		name,
+	-- the result a successful attempt recorded
+	result			jsonb,
 	PRIMARY KEY (run_id, task_name, attempt),
 	FOREIGN KEY (run_id, task_name)
 		REFERENCES dagsched.task_run (run_id, task_name) ON DELETE CASCADE
