@@ -126,7 +126,12 @@ autocommit_run_one(const char *command, RawStmt *raw, MemoryContext stmtcxt,
 
 	counter = OutputCreateCounter();
 	InitializeQueryCompletion(&qc);
+	/* PostgreSQL 18 dropped run_once; only 15 is built and tested here */
+#if PG_VERSION_NUM >= 180000
+	(void) PortalRun(portal, FETCH_ALL, true, counter, counter, &qc);
+#else
 	(void) PortalRun(portal, FETCH_ALL, true, true, counter, counter, &qc);
+#endif
 	PortalDrop(portal, false);
 
 	MemoryContextSwitchTo(outcxt);
