@@ -43,11 +43,10 @@
 #include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
-#include "utils/timeout.h"
-#include "utils/timestamp.h"
 
 #include "autocommit.h"
 #include "output.h"
+#include "taskexec.h"
 
 /* Statement text is cut to this many bytes in error texts. */
 #define AUTOCOMMIT_QUOTE_LEN	80
@@ -143,26 +142,16 @@ autocommit_run_one(const char *command, RawStmt *raw, MemoryContext stmtcxt,
 	return tag;
 }
 
-/* "SQLSTATE: message", the detail and a hint, and which statement failed */
+/* The error as any task's (taskexec.c), and which statement failed */
 static char *
 autocommit_error_text(ErrorData *edata, bool timed_out, int timeout_ms,
 					  const char *command, RawStmt *raw, int nstmts,
 					  int index)
 {
 	StringInfoData buf;
-	const char *hint = edata->hint ? edata->hint : OutputErrorHint(edata);
 
 	initStringInfo(&buf);
-	if (timed_out)
-		appendStringInfo(&buf, "%s: task timed out after %d ms",
-						 unpack_sql_state(edata->sqlerrcode), timeout_ms);
-	else
-		appendStringInfo(&buf, "%s: %s", unpack_sql_state(edata->sqlerrcode),
-						 edata->message ? edata->message : "unknown error");
-	if (edata->detail && !timed_out)
-		appendStringInfo(&buf, "\nDETAIL: %s", edata->detail);
-	if (hint && !timed_out)
-		appendStringInfo(&buf, "\nHINT: %s", hint);
+	appendStringInfoString(&buf, TaskErrorText(edata, timeout_ms, timed_out));
 	if (raw != NULL && nstmts > 1)
 		appendStringInfo(&buf, "\nSTATEMENT: %d of %d: %s", index + 1, nstmts,
 						 autocommit_statement_text(command, raw,
@@ -176,7 +165,6 @@ AutocommitRun(const char *command, int timeout_ms, char **output,
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext stmtcxt;
-	TimestampTz start = GetCurrentTimestamp();
 	List	   *volatile stmts = NIL;
 	RawStmt    *volatile current = NULL;
 	volatile int index = 0;
@@ -189,8 +177,8 @@ AutocommitRun(const char *command, int timeout_ms, char **output,
 									ALLOCSET_DEFAULT_SIZES);
 	*error = NULL;
 	OutputCaptureBegin();
-	if (timeout_ms > 0)
-		enable_timeout_after(STATEMENT_TIMEOUT, timeout_ms);
+	/* one timer for the whole task, across its transactions */
+	TaskTimerArm(timeout_ms);
 
 	PG_TRY();
 	{
@@ -220,19 +208,16 @@ AutocommitRun(const char *command, int timeout_ms, char **output,
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		/* the timer fired if the cancel came when the time was up */
-		timed_out = edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
-			timeout_ms > 0 &&
-			TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
-									   timeout_ms);
+		TaskTimerDisarm();
+		timed_out = TaskTimerFired();
+		QueryCancelPending = false;
 		AbortOutOfAnyTransaction();
 		*error = autocommit_error_text(edata, timed_out, timeout_ms, command,
 									   current, list_length(stmts), index);
 	}
 	PG_END_TRY();
 
-	if (timeout_ms > 0)
-		disable_timeout(STATEMENT_TIMEOUT, false);
+	TaskTimerDisarm();
 	MemoryContextSwitchTo(cxt);
 	*output = OutputCaptureEnd(ok ? tag : NULL);
 	MemoryContextDelete(stmtcxt);

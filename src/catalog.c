@@ -142,6 +142,7 @@ catalog_read_task(int row, CatalogTaskDef *t)
 	t->database = CatalogText(row, 8);
 	t->priority = DatumGetInt32(CatalogDatum(row, 9, &t->priority_null));
 	t->conninfo = CatalogText(row, 11);
+	t->autocommit = DatumGetBool(CatalogDatum(row, 12, &isnull));
 
 	deps = DatumGetArrayTypePCopy(CatalogDatum(row, 10, &isnull));
 	deconstruct_array(deps, TEXTOID, -1, false, TYPALIGN_INT,
@@ -180,7 +181,7 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 
 	CatalogExec("SELECT task_name, kind, command, trigger_rule, retries, "
 				"retry_delay, timeout, database::pg_catalog.text, priority, "
-				"depends_on, conninfo "
+				"depends_on, conninfo, autocommit "
 				"FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 				"ORDER BY task_name",
 				1, argtypes, values, NULL);
@@ -307,11 +308,11 @@ void
 CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 					  const CatalogNewRun *run)
 {
-	Oid			argtypes[14] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
+	Oid			argtypes[15] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 		INTERVALARRAYOID, INTERVALARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	TEXTARRAYOID, BOOLOID, TEXTARRAYOID};
-	Datum		values[14];
+	TEXTARRAYOID, BOOLOID, TEXTARRAYOID, BOOLARRAYOID};
+	Datum		values[15];
 	int			n = Max(def->ntasks, 1);
 	Datum	   *elems = palloc(sizeof(Datum) * n);
 	bool	   *nulls = palloc(sizeof(bool) * n);
@@ -334,23 +335,25 @@ CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 	values[col++] = BoolGetDatum(run->running);
 	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->conninfo),
 				   t->conninfo == NULL);
+	CATALOG_COLUMN(def, BOOLOID, BoolGetDatum(t->autocommit), false);
 
 	CatalogExec("INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
 				" depends_on, trigger_rule, retries, retry_delay, timeout, "
-				" database, priority, downstream, state, queued_at, conninfo) "
+				" database, priority, downstream, state, queued_at, conninfo, "
+				" autocommit) "
 				"SELECT $1, x.n, x.k, x.c, x.d::pg_catalog.text[], x.r, x.re, "
 				" x.rd, x.t, x.db::pg_catalog.name, x.p, x.dn::pg_catalog.text[], "
 				" CASE WHEN $13 AND x.d OPERATOR(pg_catalog.=) '{}' "
 				"      THEN " SQL_LIT(TS_QUEUED) " ELSE " SQL_LIT(TS_PENDING) " END, "
 				" CASE WHEN $13 AND x.d OPERATOR(pg_catalog.=) '{}' "
-				"      THEN pg_catalog.clock_timestamp() END, x.ci "
+				"      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac "
 				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
 				" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 				" pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
 				" pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
-				" pg_catalog.unnest($14)) "
-				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci)",
-				14, argtypes, values, NULL);
+				" pg_catalog.unnest($14), pg_catalog.unnest($15)) "
+				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac)",
+				15, argtypes, values, NULL);
 }
 
 /*

@@ -37,6 +37,7 @@ typedef struct CatalogTaskDef
 	int32		priority;
 	bool		priority_null;
 	char	   *conninfo;		/* NULL = this server */
+	bool		autocommit;
 	int			ndeps;
 	const char **deps;
 } CatalogTaskDef;

@@ -41,12 +41,15 @@
 #include "utils/timeout.h"
 #include "utils/wait_event.h"
 
+#include "autocommit.h"
 #include "dagsched.h"
 #include "dbtask.h"
+#include "output.h"
 #include "taskexec.h"
 
-#define DBTASK_ERROR_LEN	2048
-#define DBTASK_OUTPUT_LEN	256
+#define DBTASK_ERROR_LEN	4096
+/* the command tag, then the kept tail of the task's messages */
+#define DBTASK_OUTPUT_LEN	(OUTPUT_MESSAGES_MAX + 1024)
 #define DBTASK_POLL_MS		100
 
 /* Layout of the shared segment; the strings follow the struct. */
@@ -56,6 +59,7 @@ typedef struct DbTaskShared
 	char		owner[NAMEDATALEN];
 	int			timeout_ms;
 	int			attempt;
+	bool		autocommit;
 	int64		run_id;
 	Size		off_command;
 	Size		off_dag_name;
@@ -82,22 +86,43 @@ const TaskRunner TaskRunnerOtherDb = {
 	.run = dbtask_run,
 };
 
+/*
+ * The runner of autocommit tasks, in any database, the catalog's included:
+ * the helper's session is the owner's own, so its statements run as
+ * top-level statements (autocommit.c) with no identity borrowed, and the
+ * session dies with the task.
+ */
+const TaskRunner TaskRunnerAutocommit = {
+	.name = "autocommit",
+	.mode = TASK_RUNNER_OUTSIDE_XACT,
+	.check_access = dbtask_check_access,
+	.run = dbtask_run,
+};
+
+/* The database the task runs in: an autocommit task may run in the catalog's */
+static const char *
+dbtask_database(const ClaimedTask *task)
+{
+	return task->database ? task->database : DagschedDatabaseName;
+}
+
 /* CONNECT on the task's database is checked at run time: it may be revoked */
 static void
 dbtask_check_access(const ClaimedTask *task, const TaskOwner *owner)
 {
-	Oid			dboid = get_database_oid(task->database, true);
+	const char *database = dbtask_database(task);
+	Oid			dboid = get_database_oid(database, true);
 
 	if (!OidIsValid(dboid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_DATABASE),
 				 errmsg("database \"%s\" of the task does not exist",
-						task->database)));
+						database)));
 	if (DagschedDatabaseAclCheck(dboid, owner->roleid, ACL_CONNECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("owner role \"%s\" of the DAG may not connect to database \"%s\"",
-						task->owner, task->database)));
+						task->owner, database)));
 }
 
 static Size
@@ -133,10 +158,11 @@ dbtask_fill_segment(const ClaimedTask *task)
 	seg = dsm_create(size, 0);
 	shared = dsm_segment_address(seg);
 	memset(shared, 0, sizeof(DbTaskShared));
-	strlcpy(shared->database, task->database, NAMEDATALEN);
+	strlcpy(shared->database, dbtask_database(task), NAMEDATALEN);
 	strlcpy(shared->owner, task->owner, NAMEDATALEN);
 	shared->timeout_ms = task->timeout_ms;
 	shared->attempt = task->attempt;
+	shared->autocommit = task->autocommit;
 	shared->run_id = task->run_id;
 	off = sizeof(DbTaskShared);
 	shared->off_command = dbtask_put((char *) shared, &off, task->command);
@@ -163,7 +189,7 @@ dbtask_start_helper(const ClaimedTask *task, dsm_segment *seg)
 	strlcpy(worker.bgw_library_name, "dagsched", BGW_MAXLEN);
 	strlcpy(worker.bgw_function_name, "DagschedDbTaskMain", BGW_MAXLEN);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "dagsched task in database %s",
-			 task->database);
+			 dbtask_database(task));
 	strlcpy(worker.bgw_type, "dagsched database task", BGW_MAXLEN);
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
@@ -174,7 +200,7 @@ dbtask_start_helper(const ClaimedTask *task, dsm_segment *seg)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("could not start a process for a task in database \"%s\"",
-						task->database),
+						dbtask_database(task)),
 				 errhint("Raise max_worker_processes.")));
 	}
 	return handle;
@@ -203,7 +229,8 @@ dbtask_wait_helper(const ClaimedTask *task, BackgroundWorkerHandle *handle,
 			dsm_detach(seg);
 			CHECK_FOR_INTERRUPTS();
 			/* a pending interrupt that did not throw: held off, shouldn't be */
-			elog(ERROR, "task in database \"%s\" interrupted", task->database);
+			elog(ERROR, "task in database \"%s\" interrupted",
+				 dbtask_database(task));
 		}
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -227,7 +254,7 @@ DbTaskRun(const ClaimedTask *task, char **output, char **error)
 	if (!success)
 		*error = shared->done ? pstrdup(shared->error) :
 			psprintf("the process running the task in database \"%s\" exited without a result",
-					 task->database);
+					 dbtask_database(task));
 	dsm_detach(seg);
 	return success;
 }
@@ -239,55 +266,53 @@ dbtask_set(const char *name, const char *value)
 					  GUC_ACTION_SET, true, 0, false);
 }
 
-/* Entry point of the helper process. */
-void
-DagschedDbTaskMain(Datum main_arg)
+/* The task's context, as dagsched.* settings of the session */
+static void
+dbtask_set_context(DbTaskShared *shared)
 {
-	dsm_segment *seg;
-	DbTaskShared *shared;
-	char	   *base;
+	char	   *base = (char *) shared;
 	char		num[32];
 
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	snprintf(num, sizeof(num), INT64_FORMAT, shared->run_id);
+	dbtask_set("dagsched.run_id", num);
+	snprintf(num, sizeof(num), "%d", shared->attempt);
+	dbtask_set("dagsched.attempt", num);
+	dbtask_set("dagsched.dag_name", base + shared->off_dag_name);
+	dbtask_set("dagsched.task_name", base + shared->off_task_name);
+	dbtask_set("dagsched.logical_time", base + shared->off_logical_time);
+	dbtask_set("dagsched.params", base + shared->off_params);
+}
 
-	seg = dsm_attach(DatumGetUInt32(main_arg));
-	if (seg == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("dagsched: could not map the task's shared memory")));
-	shared = dsm_segment_address(seg);
-	base = (char *) shared;
+/* What the task said, into the segment */
+static void
+dbtask_put_output(DbTaskShared *shared, const char *output)
+{
+	if (output)
+		strlcpy(shared->output, output, DBTASK_OUTPUT_LEN);
+}
 
-	BackgroundWorkerInitializeConnection(shared->database, shared->owner, 0);
-	pgstat_report_appname("dagsched worker");
+/* The whole command in one transaction, as a task in the catalog runs */
+static void
+dbtask_run_transaction(DbTaskShared *shared)
+{
+	char	   *base = (char *) shared;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	OutputCaptureBegin();
 	PG_TRY();
 	{
-		int			ret;
+		char	   *tag;
 
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, base + shared->off_command);
-
-		snprintf(num, sizeof(num), INT64_FORMAT, shared->run_id);
-		dbtask_set("dagsched.run_id", num);
-		snprintf(num, sizeof(num), "%d", shared->attempt);
-		dbtask_set("dagsched.attempt", num);
-		dbtask_set("dagsched.dag_name", base + shared->off_dag_name);
-		dbtask_set("dagsched.task_name", base + shared->off_task_name);
-		dbtask_set("dagsched.logical_time", base + shared->off_logical_time);
-		dbtask_set("dagsched.params", base + shared->off_params);
+		dbtask_set_context(shared);
 
 		TaskTimerArm(shared->timeout_ms);
-		ret = SPI_execute(base + shared->off_command, false, 0);
+		tag = OutputExecuteSpi(base + shared->off_command);
 		TaskTimerDisarm();
-		if (ret < 0)
-			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-		strlcpy(shared->output, TaskCommandTag(ret, SPI_processed),
-				DBTASK_OUTPUT_LEN);
+		dbtask_put_output(shared, OutputCaptureEnd(tag));
 
 		SPI_finish();
 		PopActiveSnapshot();
@@ -305,10 +330,62 @@ DagschedDbTaskMain(Datum main_arg)
 		strlcpy(shared->error,
 				TaskErrorText(edata, shared->timeout_ms, TaskTimerFired()),
 				DBTASK_ERROR_LEN);
+		dbtask_put_output(shared, OutputCaptureEnd(NULL));
 		AbortCurrentTransaction();
 		shared->success = false;
 	}
 	PG_END_TRY();
+}
+
+/* Statement by statement, each a top-level transaction (autocommit.c) */
+static void
+dbtask_run_autocommit(DbTaskShared *shared)
+{
+	char	   *output = NULL;
+	char	   *error = NULL;
+
+	/* settings made in a committed transaction last for the session */
+	StartTransactionCommand();
+	dbtask_set_context(shared);
+	CommitTransactionCommand();
+
+	MemoryContextSwitchTo(TopMemoryContext);
+	shared->success = AutocommitRun((char *) shared + shared->off_command,
+									shared->timeout_ms, &output, &error);
+	dbtask_put_output(shared, output);
+	if (error)
+		strlcpy(shared->error, error, DBTASK_ERROR_LEN);
+}
+
+/*
+ * Entry point of the helper process.  It connects as the DAG's owner, so
+ * the task's session is the owner's own (current_user and session_user),
+ * and it exits after the task: nothing of one task's session reaches
+ * another's.
+ */
+void
+DagschedDbTaskMain(Datum main_arg)
+{
+	dsm_segment *seg;
+	DbTaskShared *shared;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("dagsched: could not map the task's shared memory")));
+	shared = dsm_segment_address(seg);
+
+	BackgroundWorkerInitializeConnection(shared->database, shared->owner, 0);
+	pgstat_report_appname("dagsched worker");
+
+	if (shared->autocommit)
+		dbtask_run_autocommit(shared);
+	else
+		dbtask_run_transaction(shared);
 
 	pg_write_barrier();
 	shared->done = true;

@@ -38,6 +38,7 @@ typedef struct ClaimedTask
 	char	   *params;
 	char	   *owner;
 	char	   *conninfo;		/* NULL = this server */
+	bool		autocommit;		/* statements one by one, each committed */
 } ClaimedTask;
 
 /* run_create.c: load the definition, build the graph, insert the rows */

@@ -705,17 +705,25 @@ shell_output_text(const ShellOutput *out)
 	initStringInfo(&text);
 	if (out->total > SHELL_OUTPUT_MAX)
 	{
-		appendStringInfo(&text, "[... " UINT64_FORMAT " bytes of output dropped ...]\n",
-						 out->total - SHELL_OUTPUT_MAX);
+		char	   *nl = memchr(raw, '\n', len);
+		uint64		dropped = out->total - SHELL_OUTPUT_MAX;
 
-		/* the cut may have split a character; start at the next one */
-		if (encoding == PG_UTF8)
-		{
+		/*
+		 * The cut most likely split a line; a reader wants whole lines, so
+		 * start after the first line break.  Without one, start at least at
+		 * a whole character.
+		 */
+		if (nl != NULL && nl + 1 < raw + len)
+			i = nl + 1 - raw;
+		else if (encoding == PG_UTF8)
 			for (i = 0; i < 3 && i < len && (raw[i] & 0xC0) == 0x80; i++)
 				;
-			raw += i;
-			len -= i;
-		}
+		else
+			i = 0;
+		raw += i;
+		len -= i;
+		appendStringInfo(&text, "[... " UINT64_FORMAT " bytes of output dropped ...]\n",
+						 dropped + i);
 	}
 
 	i = 0;

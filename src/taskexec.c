@@ -53,6 +53,7 @@
 #include "utils/timeout.h"
 
 #include "dagsched.h"
+#include "output.h"
 #include "results.h"
 #include "shmem.h"
 #include "taskexec.h"
@@ -86,8 +87,9 @@ taskexec_error_callback(void *arg)
 }
 
 /*
- * The runner for a task.  Another database or server, or a program, cannot
- * run inside this worker's transaction; everything else is SQL here.
+ * The runner for a task.  Another database or server, a program, or
+ * statements that must each be a transaction of their own (autocommit)
+ * cannot run inside this worker's transaction; everything else is SQL here.
  */
 const TaskRunner *
 TaskRunnerFor(const ClaimedTask *task)
@@ -96,6 +98,8 @@ TaskRunnerFor(const ClaimedTask *task)
 		return &TaskRunnerShell;
 	if (task->conninfo != NULL)
 		return &TaskRunnerRemote;
+	if (task->autocommit)
+		return &TaskRunnerAutocommit;
 	if (task->database != NULL &&
 		strcmp(task->database, DagschedDatabaseName) != 0)
 		return &TaskRunnerOtherDb;
@@ -161,19 +165,23 @@ TaskTimerFired(void)
 
 /*
  * The text task_run.error records: SQLSTATE and message, with the detail
- * (it often says what to fix or, for a deadlock, with whom).  A cancel our
- * own timer caused is reported as the timeout it was.
+ * (it often says what to fix or, for a deadlock, with whom) and the hint,
+ * or ours for errors that name internals the task never wrote.  A cancel
+ * our own timer caused is reported as the timeout it was.
  */
 char *
 TaskErrorText(const ErrorData *edata, int timeout_ms, bool timed_out)
 {
+	const char *hint = edata->hint ? edata->hint : OutputErrorHint(edata);
+
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && timed_out)
 		return psprintf("%s: task timed out after %d ms",
 						unpack_sql_state(edata->sqlerrcode), timeout_ms);
-	return psprintf("%s: %s%s%s", unpack_sql_state(edata->sqlerrcode),
+	return psprintf("%s: %s%s%s%s%s", unpack_sql_state(edata->sqlerrcode),
 					edata->message ? edata->message : "unknown error",
 					edata->detail ? "\nDETAIL: " : "",
-					edata->detail ? edata->detail : "");
+					edata->detail ? edata->detail : "",
+					hint ? "\nHINT: " : "", hint ? hint : "");
 }
 
 /* "SELECT 3", "INSERT 5"-like summary of what a task's last statement did */
@@ -392,11 +400,12 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
  * An attempt run inside the transaction that records it.  A deadlock or
  * serialization victim is run again, a few times, before it counts as a
  * failure: everything of the rolled-back try is gone, so its effects still
- * land once.  Returns the error text of a failure, NULL on success.
+ * land once.  Returns the error text of a failure, NULL on success; on
+ * failure *output receives the messages the task raised before it.
  */
 static char *
 taskexec_in_xact(const TaskRunner *runner, ClaimedTask *task,
-				 TaskNextClaim *next, TaskResult *result)
+				 TaskNextClaim *next, TaskResult *result, char **output)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int			tries = 0;
@@ -414,6 +423,8 @@ taskexec_in_xact(const TaskRunner *runner, ClaimedTask *task,
 		PG_CATCH();
 		{
 			edata = taskexec_abort(cxt);
+			/* what the task said before it failed is worth keeping */
+			*output = OutputCaptureEnd(NULL);
 		}
 		PG_END_TRY();
 		if (result->succeeded)
@@ -544,7 +555,7 @@ TaskExecute(ClaimedTask *task, TaskNextClaim *next, TaskResult *result)
 	/* set_result() and result() work from here on, for this task only */
 	ResultsTaskBegin(task->run_id, task->task_name);
 	if (runner->mode == TASK_RUNNER_IN_XACT)
-		error = taskexec_in_xact(runner, task, next, result);
+		error = taskexec_in_xact(runner, task, next, result, &output);
 	else
 		error = taskexec_outside(runner, task, result, &output);
 	ResultsTaskEnd();
@@ -561,16 +572,20 @@ TaskExecute(ClaimedTask *task, TaskNextClaim *next, TaskResult *result)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* SQL in the catalog's database, on this worker's SPI connection */
+/*
+ * SQL in the catalog's database, on this worker's SPI connection: rows
+ * counted, not kept; the messages it raises kept after its command tag.
+ * On error, the capture is ended by taskexec_in_xact.
+ */
 static bool
 taskexec_sql_run(const ClaimedTask *task, const TaskOwner *owner,
 				 char **output, char **error)
 {
-	int			ret = SPI_execute(task->command, false, 0);
+	char	   *tag;
 
-	if (ret < 0)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-	*output = TaskCommandTag(ret, SPI_processed);
+	OutputCaptureBegin();
+	tag = OutputExecuteSpi(task->command);
+	*output = OutputCaptureEnd(tag);
 	return true;
 }
 

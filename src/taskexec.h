@@ -107,6 +107,7 @@ extern char *TaskCommandTag(int spi_result, uint64 processed);
 
 /* The runners (sql in taskexec.c; the others in their own files) */
 extern const TaskRunner TaskRunnerSql;
+extern const TaskRunner TaskRunnerAutocommit;	/* dbtask.c */
 extern const TaskRunner TaskRunnerShell;
 extern const TaskRunner TaskRunnerRemote;
 extern const TaskRunner TaskRunnerOtherDb;

@@ -147,7 +147,7 @@ TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt)
 				   "   OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4, "
 				   " t.database::pg_catalog.text, r.dag_name, "
 				   " r.logical_time::pg_catalog.text, r.params::pg_catalog.text, "
-				   " r.owner::pg_catalog.text, t.conninfo",
+				   " r.owner::pg_catalog.text, t.conninfo, t.autocommit",
 				   1, argtypes);
 	CatalogExecPlan(plan_claim, values, NULL);
 	if (SPI_processed == 0)
@@ -168,6 +168,7 @@ TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt)
 	task->params = CatalogText(0, 10);
 	task->owner = CatalogText(0, 11);
 	task->conninfo = CatalogText(0, 12);
+	task->autocommit = DatumGetBool(CatalogDatum(0, 13, &isnull));
 	MemoryContextSwitchTo(oldcxt);
 	return true;
 }

@@ -114,6 +114,7 @@ $node->safe_psql(
 	   || 'echo "lt=$DAGSCHED_LOGICAL_TIME"; echo "pg=$(env | grep -c ^PG)"; '
 	   || 'echo fds:; ls /proc/$$/fd; echo end', NULL),
 	  ('sh', 'big', 'shell', 'head -c 5000000 /dev/zero | tr ''\0'' x', NULL),
+	  ('sh', 'lines', 'shell', 'seq 1 100000', NULL),
 	  ('sh', 'binary', 'shell', 'printf ''a\000b\377\376c\n''', NULL),
 	  ('sh', 'forker', 'shell',
 	   'echo $$ > forker.pid; (sleep 30 &) ; echo started', NULL),
@@ -171,6 +172,21 @@ like(
 	'dropped output is noted');
 ok(length($big) <= 65536 + 64, 'output bounded to about 64 kB (' . length($big) . ')');
 ok(length($big) >= 65536, 'the last 64 kB are kept');
+
+# cut output starts at a line boundary: the first kept line is whole, and
+# the note counts every byte before it
+{
+	my $lines = task_field($run_id, 'lines', 'output');
+	my ($dropped, $first, $second) =
+	  $lines =~ /^\[\.\.\. (\d+) bytes of output dropped \.\.\.\]\n(\d+)\n(\d+)\n/;
+	ok(defined $first, 'cut line output: a note, then whole lines');
+	is($second, $first + 1, 'cut line output: the first kept line is a whole number');
+	my $before = 0;
+	$before += length("$_\n") for 1 .. $first - 1;
+	is($dropped, $before, 'cut line output: starts right after a line break');
+	like($lines, qr/\n100000\n$/, 'cut line output: ends with the last line');
+	ok(length($lines) <= 65536 + 64, 'cut line output: bounded');
+}
 
 # NUL and invalid UTF-8 do not break the INSERT
 is(task_field($run_id, 'binary', 'state'), 'success', 'binary output stored');
