@@ -1088,24 +1088,11 @@ val_own_transaction_statement(Node *stmt)
 	}
 }
 
-/* Whether the statement changes the role the session runs as. */
-static bool
-val_sets_role(Node *stmt)
-{
-	VariableSetStmt *set;
-
-	if (!IsA(stmt, VariableSetStmt))
-		return false;
-	set = (VariableSetStmt *) stmt;
-	return set->name != NULL &&
-		(strcmp(set->name, "role") == 0 ||
-		 strcmp(set->name, "session_authorization") == 0);
-}
-
 /*
  * A task that is one transaction (autocommit = false) cannot hold
- * statements that need a transaction of their own, nor switch roles: it
- * runs as the DAG's owner, inside the worker's transaction.
+ * statements that need a transaction of their own.  (SET ROLE fails at run
+ * time too, but so can set_config('role', ...) in a function, which no
+ * parse can see: that error gets its hint when it happens.)
  */
 static void
 val_check_one_transaction(const ValTask *t, const char *command, List *stmts)
@@ -1126,15 +1113,6 @@ val_check_one_transaction(const ValTask *t, const char *command, List *stmts)
 							   foreach_current_index(lc) + 1,
 							   val_statement_text(command, raw)),
 					 errhint("Set autocommit = true for this task: its statements then run one by one, each in its own transaction, as psql runs them.")));
-		if (val_sets_role(raw->stmt))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("task \"%s\" of DAG \"%s\" cannot change its role",
-							t->task_name, t->dag_name),
-					 errdetail("Statement %d of the command is \"%s\"; a task runs as its DAG's owner, and inside the task's transaction that role is fixed.",
-							   foreach_current_index(lc) + 1,
-							   val_statement_text(command, raw)),
-					 errhint("Make the role the DAG's owner, or set autocommit = true: the statements then run in a session of the owner, where SET ROLE works as in psql.")));
 	}
 }
 
@@ -1513,21 +1491,21 @@ val_report_cycle(const char *dag_name, const ValidateTask *tasks,
 					   buf.data)));
 }
 
+/*
+ * Resolve every dependency to a task index, in task and array order for
+ * stable messages: the upstreams of task i become up[up_start[i] ..
+ * up_start[i + 1] - 1].  Duplicate task names and unknown dependencies are
+ * reported here.
+ */
 static void
-val_check_graph(const char *dag_name, int ntasks, const ValidateTask *tasks,
-				List *removed, int **up_start_out, int **up_out,
-				int **topo_out)
+val_resolve_edges(const char *dag_name, int ntasks, const ValidateTask *tasks,
+				  List *removed, int **up_start_out, int **up_out)
 {
 	HASHCTL		ctl;
 	HTAB	   *index;
 	int		   *up_start;
 	int		   *up;
 	int64		nedges = 0;
-	char	   *colour;
-	int		   *stack;
-	int		   *next_edge;
-	int		   *topo;
-	int			ntopo = 0;
 	int			i;
 	int			j;
 
@@ -1562,7 +1540,6 @@ val_check_graph(const char *dag_name, int ntasks, const ValidateTask *tasks,
 				 errdetail("It has " INT64_FORMAT " dependencies in all.",
 						   nedges)));
 
-	/* resolve every edge, in task and array order for stable messages */
 	up_start = palloc(sizeof(int) * (ntasks + 1));
 	up = palloc(sizeof(int) * Max(nedges, 1));
 	nedges = 0;
@@ -1583,17 +1560,27 @@ val_check_graph(const char *dag_name, int ntasks, const ValidateTask *tasks,
 	}
 	up_start[ntasks] = (int) nedges;
 	hash_destroy(index);
+	*up_start_out = up_start;
+	*up_out = up;
+}
 
-	/*
-	 * Iterative depth-first search from each task towards its upstreams:
-	 * reaching a task still on the stack closes a cycle.  Finishing order
-	 * puts every task after its upstreams.  An explicit stack, because a
-	 * chain of 10,000 tasks would be 10,000 frames of recursion.
-	 */
-	colour = palloc0(Max(ntasks, 1));
-	stack = palloc(sizeof(int) * Max(ntasks, 1));
-	next_edge = palloc(sizeof(int) * Max(ntasks, 1));
-	topo = palloc(sizeof(int) * Max(ntasks, 1));
+/*
+ * Iterative depth-first search from each task towards its upstreams:
+ * reaching a task still on the stack closes a cycle.  Finishing order puts
+ * every task after its upstreams.  An explicit stack, because a chain of
+ * 10,000 tasks would be 10,000 frames of recursion.
+ */
+static int *
+val_topo_order(const char *dag_name, int ntasks, const ValidateTask *tasks,
+			   const int *up_start, const int *up)
+{
+	char	   *colour = palloc0(Max(ntasks, 1));
+	int		   *stack = palloc(sizeof(int) * Max(ntasks, 1));
+	int		   *next_edge = palloc(sizeof(int) * Max(ntasks, 1));
+	int		   *topo = palloc(sizeof(int) * Max(ntasks, 1));
+	int			ntopo = 0;
+	int			i;
+
 	for (i = 0; i < ntasks; i++)
 	{
 		int			sp = 0;
@@ -1633,6 +1620,20 @@ val_check_graph(const char *dag_name, int ntasks, const ValidateTask *tasks,
 	pfree(colour);
 	pfree(stack);
 	pfree(next_edge);
+	return topo;
+}
+
+static void
+val_check_graph(const char *dag_name, int ntasks, const ValidateTask *tasks,
+				List *removed, int **up_start_out, int **up_out,
+				int **topo_out)
+{
+	int		   *up_start;
+	int		   *up;
+	int		   *topo;
+
+	val_resolve_edges(dag_name, ntasks, tasks, removed, &up_start, &up);
+	topo = val_topo_order(dag_name, ntasks, tasks, up_start, up);
 	if (up_start_out)
 		*up_start_out = up_start;
 	if (up_out)

@@ -272,7 +272,9 @@ for my $db ('postgres', 'acdb')
 	define_dag('ac_hints',
 		[ 'call', 'CALL commits()' ],
 		[ 'vac', 'SELECT vac()' ],
-		[ 'vac_ac', 'SELECT vac()', autocommit => 'true' ]);
+		[ 'vac_ac', 'SELECT vac()', autocommit => 'true' ],
+		[ 'role', 'SET ROLE ac_owner' ],
+		[ 'role_ac', q{SET ROLE ac_owner; INSERT INTO log (v) VALUES ('role ' || current_user)}, autocommit => 'true' ]);
 	my $run = trigger('ac_hints');
 	is(finished_within($run, 60), 'failed', 'hints: run fails');
 	like(task_field($run, 'call', 'error'),
@@ -284,6 +286,11 @@ for my $db ('postgres', 'acdb')
 	like(task_field($run, 'vac_ac', 'error'),
 		qr/^25001: VACUUM cannot be executed from a function\nHINT: .*as its own statements/s,
 		'VACUUM from a function in an autocommit task: hint says it must be a statement of its own');
+	like(task_field($run, 'role', 'error'),
+		qr/^42501: cannot set parameter "role" within security-definer function\nHINT: .*DAG's owner/s,
+		'SET ROLE in a one-transaction task: hint says why');
+	is(task_field($run, 'role_ac', 'state'), 'success',
+		'SET ROLE to a role the owner may take works in an autocommit task, as in psql');
 	sql('DELETE FROM log');
 }
 
