@@ -49,8 +49,8 @@ sub task_field
 	);
 }
 
-# CREATE INDEX CONCURRENTLY waits for every older snapshot, including that
-# of a session sitting in dagsched.wait(): poll with short statements
+# CREATE INDEX CONCURRENTLY waits for every older snapshot: poll with short
+# statements, holding none for long
 sub finished_within
 {
 	my ($run, $secs) = @_;
