@@ -337,3 +337,59 @@ AS 'MODULE_PATHNAME', 'dagsched_result';
 
 COMMENT ON FUNCTION dagsched.result(text) IS
 'the result of a task in the run of the running task (NULL when it set none); only inside a task dagsched runs';
+
+-- issue 17: deadlines (dag.deadline; dag_run.missed_deadline, flagged by the
+-- scheduler at logical_time + deadline, copied into dag_run.deadline_at
+-- when the run is created)
+ALTER TABLE dagsched.dag ADD COLUMN deadline interval
+	CHECK (deadline IS NULL OR deadline > interval '0');
+ALTER TABLE dagsched.dag_run
+	ADD COLUMN missed_deadline boolean NOT NULL DEFAULT false,
+	ADD COLUMN deadline_at timestamptz;
+CREATE INDEX dag_run_deadline_idx ON dagsched.dag_run (deadline_at)
+	WHERE NOT missed_deadline AND deadline_at IS NOT NULL
+	  AND state IN ('scheduled', 'queued', 'running');
+CREATE OR REPLACE VIEW dagsched.dag_stats WITH (security_invoker = true) AS
+SELECT d.dag_name, d.schedule, d.paused, d.next_run_at,
+	   l.run_id AS last_run_id, l.state AS last_run_state,
+	   l.logical_time AS last_logical_time, l.finished_at AS last_finished_at,
+	   c.active_runs, c.runs_last_day, c.failures_last_day,
+	   p.p50, p.p95, c.missed_deadlines_last_day
+  FROM dagsched.dag d
+  LEFT JOIN LATERAL (
+	SELECT r.run_id, r.state, r.logical_time, r.finished_at
+	  FROM dagsched.dag_run r
+	 WHERE r.dag_name = d.dag_name
+	 ORDER BY r.created_at DESC, r.run_id DESC
+	 LIMIT 1) l ON true
+  CROSS JOIN LATERAL (
+	SELECT count(*) FILTER (WHERE r.state IN ('queued', 'running')) AS active_runs,
+		   count(*) FILTER (WHERE r.created_at >= now() - interval '1 day')
+			   AS runs_last_day,
+		   count(*) FILTER (WHERE r.state = 'failed'
+							  AND r.finished_at >= now() - interval '1 day')
+			   AS failures_last_day,
+		   count(*) FILTER (WHERE r.missed_deadline
+							  AND r.deadline_at >= now() - interval '1 day')
+			   AS missed_deadlines_last_day
+	  FROM dagsched.dag_run r
+	 WHERE r.dag_name = d.dag_name
+	   AND (r.state IN ('queued', 'running')
+			OR r.created_at >= now() - interval '1 day'
+			OR r.finished_at >= now() - interval '1 day'
+			OR r.deadline_at >= now() - interval '1 day')) c
+  CROSS JOIN LATERAL (
+	SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY f.took) AS p50,
+		   percentile_cont(0.95) WITHIN GROUP (ORDER BY f.took) AS p95
+	  FROM (SELECT r.finished_at - r.started_at AS took
+			  FROM dagsched.dag_run r
+			 WHERE r.dag_name = d.dag_name
+			   AND r.state IN ('success', 'failed')
+			   AND r.started_at IS NOT NULL AND r.finished_at IS NOT NULL
+			 ORDER BY r.finished_at DESC
+			 LIMIT 100) f) p;
+
+COMMENT ON VIEW dagsched.dag_stats IS
+'per DAG: schedule, paused, next_run_at; the last run created (last_run_id, last_run_state, last_logical_time, last_finished_at); active_runs (queued or running now); runs_last_day (runs created in the last 24 hours) and failures_last_day (runs that ended failed in the last 24 hours); p50/p95 of run duration (finished_at - started_at) over the last 100 runs that ended success or failed; missed_deadlines_last_day (runs whose deadline, logical_time + dag.deadline, fell in the last 24 hours and found them unfinished). Example: SELECT dag_name, last_run_state, failures_last_day FROM dagsched.dag_stats;';
+
+

@@ -179,8 +179,6 @@ dagsched_trigger(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 
-	if (scheduled)
-		AtCommitWakeScheduler();	/* it sleeps until the earliest "at" */
 	AtCommitWakeWorkers(nqueued);
 	AtCommitNoteRunCreated(run_id);
 	PG_RETURN_INT64(run_id);

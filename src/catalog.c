@@ -109,12 +109,19 @@ void
 CatalogNotify(int64 run_id, const char *dag_name, const char *task_name,
 			  const char *state)
 {
+	CatalogNotifyEvent(task_name ? "task" : "run", run_id, state);
+}
+
+/* The same, for an event that is not a state change ("deadline") */
+void
+CatalogNotifyEvent(const char *event, int64 run_id, const char *state)
+{
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"event\": \"%s\", \"run_id\": " INT64_FORMAT
 					 ", \"state\": ",
-					 task_name ? "task" : "run", run_id);
+					 event, run_id);
 	escape_json(&buf, state);
 	appendStringInfoChar(&buf, '}');
 	Async_Notify("dagsched", buf.data);
@@ -168,7 +175,8 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 	int			i;
 
 	values[0] = CStringGetTextDatum(dag_name);
-	CatalogExec("SELECT owner::pg_catalog.text, max_active_runs FROM dagsched.dag "
+	CatalogExec("SELECT owner::pg_catalog.text, max_active_runs, deadline "
+				"FROM dagsched.dag "
 				"WHERE dag_name OPERATOR(pg_catalog.=) $1",
 				1, argtypes, values, NULL);
 	if (SPI_processed == 0)
@@ -177,6 +185,9 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 	def->dag_name = pstrdup(dag_name);
 	def->owner = CatalogText(0, 1);
 	def->max_active_runs = DatumGetInt32(CatalogDatum(0, 2, &isnull));
+	def->deadline = CatalogDatum(0, 3, &def->deadline_null);
+	if (!def->deadline_null)
+		def->deadline = datumCopy(def->deadline, false, 16);
 	MemoryContextSwitchTo(spicxt);
 
 	CatalogExec("SELECT task_name, kind, command, trigger_rule, retries, "
@@ -217,9 +228,10 @@ CatalogCountRunningRuns(const char *dag_name)
 int64
 CatalogInsertRun(const CatalogDagDef *def, const CatalogNewRun *run)
 {
-	Oid			argtypes[6] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID,
-	TEXTOID, TEXTOID};
-	Datum		values[6];
+	Oid			argtypes[7] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID,
+	TEXTOID, TEXTOID, INTERVALOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 
 	values[0] = CStringGetTextDatum(def->dag_name);
@@ -229,15 +241,20 @@ CatalogInsertRun(const CatalogDagDef *def, const CatalogNewRun *run)
 	values[4] = CStringGetTextDatum(run->running ? RS_RUNNING :
 									run->scheduled ? RS_SCHEDULED : RS_QUEUED);
 	values[5] = CStringGetTextDatum(def->owner);
+	values[6] = def->deadline;
+	if (def->deadline_null)
+		nulls[6] = 'n';
 	CatalogExec("INSERT INTO dagsched.dag_run AS r "
-				"(dag_name, logical_time, trigger, params, state, owner, started_at) "
+				"(dag_name, logical_time, trigger, params, state, owner, started_at, "
+				" deadline_at) "
 				"VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.name, "
 				" CASE WHEN $5 OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
-				"      THEN pg_catalog.clock_timestamp() END) "
+				"      THEN pg_catalog.clock_timestamp() END, "
+				" $2 OPERATOR(pg_catalog.+) $7) "
 				"ON CONFLICT (dag_name, logical_time) "
 				"  WHERE trigger IN ('schedule', 'catchup', 'backfill') DO NOTHING "
 				"RETURNING run_id",
-				6, argtypes, values, NULL);
+				7, argtypes, values, nulls);
 	if (SPI_processed == 0)
 		return 0;
 	return DatumGetInt64(CatalogDatum(0, 1, &isnull));
@@ -419,7 +436,7 @@ CatalogCountQueued(void)
 
 /*
  * The earliest moment the scheduler has something to do: a DAG's next tick,
- * a retry coming due or a scheduled run's time.  False when there is none.
+ * a retry coming due, a scheduled run's time or a run's deadline.  False when there is none.
  */
 bool
 CatalogNextWakeup(TimestampTz *wakeup)
@@ -433,7 +450,10 @@ CatalogNextWakeup(TimestampTz *wakeup)
 				" (SELECT pg_catalog.min(next_attempt_at) FROM dagsched.task_run "
 				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RETRY_WAIT) "), "
 				" (SELECT pg_catalog.min(logical_time) FROM dagsched.dag_run "
-				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(RS_SCHEDULED) "))",
+				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(RS_SCHEDULED) "), "
+				" (SELECT pg_catalog.min(deadline_at) FROM dagsched.dag_run "
+				"  WHERE NOT missed_deadline AND deadline_at IS NOT NULL "
+				"   AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(RS_ACTIVE_LIST) ")))",
 				0, NULL, NULL, NULL);
 	d = CatalogDatum(0, 1, &isnull);
 	if (isnull)

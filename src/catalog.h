@@ -48,6 +48,8 @@ typedef struct CatalogDagDef
 	const char *dag_name;
 	char	   *owner;
 	int32		max_active_runs;
+	Datum		deadline;		/* interval, or (Datum) 0 when NULL */
+	bool		deadline_null;
 	int			ntasks;
 	CatalogTaskDef *tasks;		/* ordered by name */
 } CatalogDagDef;
@@ -76,6 +78,8 @@ extern Datum CatalogDatum(int row, int col, bool *isnull);
 
 extern void CatalogNotify(int64 run_id, const char *dag_name,
 						  const char *task_name, const char *state);
+extern void CatalogNotifyEvent(const char *event, int64 run_id,
+							   const char *state);
 
 extern bool CatalogLoadDag(const char *dag_name, CatalogDagDef *def);
 extern int	CatalogCountRunningRuns(const char *dag_name);

@@ -292,6 +292,13 @@ RunStartScheduled(void)
 	return nqueued;
 }
 
+/* Flag the unfinished runs past their deadline; returns how many. */
+int
+RunCheckDeadlines(void)
+{
+	return RunsMissedDeadline();
+}
+
 /* Queue the tasks whose retry delay has passed; returns how many. */
 int
 RunQueueDueRetries(void)

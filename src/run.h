@@ -61,6 +61,7 @@ extern bool RunFinishIfDone(int64 run_id, int *nqueued);
 extern int	RunPromoteQueued(const char *dag_name);
 extern int	RunQueueDueRetries(void);
 extern int	RunStartScheduled(void);
+extern int	RunCheckDeadlines(void);
 extern int	RunRecoverOrphans(bool server_restarted, int *nrecovered);
 extern int	RunCancel(int64 run_id, int *nqueued);
 extern int	RunRetry(int64 run_id, int *nqueued);

@@ -22,14 +22,17 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/resowner.h"
 
+#include "atcommit.h"
 #include "catalog.h"
 #include "dag.h"
 #include "run.h"
+#include "shmem.h"
 #include "states.h"
 #include "validate.h"
 
@@ -169,6 +172,14 @@ run_create(const char *dag_name, TimestampTz logical_time, const char *trigger,
 
 	if (run.running)
 		*nqueued = graph.nroots;
+
+	/*
+	 * The scheduler sleeps until the earliest deadline (or "at") it knew
+	 * of: tell it of this one, unless it is the one creating the run.
+	 */
+	if ((scheduled || !def.deadline_null) &&
+		!(DagschedShmemReady() && Dagsched->scheduler_pid == MyProcPid))
+		AtCommitWakeScheduler();
 	CatalogNotify(run_id, dag_name, NULL, run.running ? RS_RUNNING :
 				  scheduled ? RS_SCHEDULED : RS_QUEUED);
 	return run_id;

@@ -248,6 +248,7 @@ sched_loop(bool *recovered, SchedLoopResult *result)
 
 	result->woken += RunQueueDueRetries();
 	result->woken += RunStartScheduled();
+	(void) RunCheckDeadlines();
 	{
 		int			nrecovered;
 		int			nfinished;

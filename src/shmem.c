@@ -21,6 +21,7 @@
 #include <signal.h>
 
 #include "miscadmin.h"
+#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
@@ -266,6 +267,68 @@ DagschedWorkerTryRetire(void)
 	LWLockRelease(Dagsched->lock);
 	if (retire)
 		MySlot = -1;
+	return retire;
+}
+
+/* Attached workers beyond dagsched.max_workers; needs Dagsched->lock */
+static int
+shmem_surplus_locked(void)
+{
+	int			i;
+	int			attached = 0;
+
+	for (i = 0; i < Dagsched->nslots; i++)
+		if (Dagsched->slots[i].pid != 0)
+			attached++;
+	return attached - Min(DagschedMaxWorkers, Dagsched->nslots);
+}
+
+/*
+ * May this worker take another task?  Not while a reload it has not
+ * processed yet may have lowered dagsched.max_workers, nor when more workers
+ * are attached than it allows: a surplus worker finishes its task and
+ * retires (DagschedWorkerRetireIfSurplus) instead of taking the next.
+ */
+bool
+DagschedWorkerMayClaim(void)
+{
+	int			surplus;
+
+	if (ConfigReloadPending)
+		return false;
+	LWLockAcquire(Dagsched->lock, LW_SHARED);
+	surplus = shmem_surplus_locked();
+	LWLockRelease(Dagsched->lock);
+	return surplus <= 0;
+}
+
+/*
+ * Leave when more workers are attached than dagsched.max_workers allows.
+ * Counting and leaving under one exclusive lock: of several surplus workers
+ * finishing together, exactly the surplus leaves.  A leaving worker may have
+ * been woken for a task: it passes the wake-up on.
+ */
+bool
+DagschedWorkerRetireIfSurplus(void)
+{
+	DagschedWorkerSlot *slot = &Dagsched->slots[MySlot];
+	bool		retire = false;
+
+	LWLockAcquire(Dagsched->lock, LW_EXCLUSIVE);
+	if (shmem_surplus_locked() > 0)
+	{
+		slot->pid = 0;
+		slot->idle = false;
+		slot->latch = NULL;
+		slot->run_id = 0;
+		retire = true;
+	}
+	LWLockRelease(Dagsched->lock);
+	if (retire)
+	{
+		MySlot = -1;
+		DagschedWakeWorkers(1);
+	}
 	return retire;
 }
 

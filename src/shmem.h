@@ -64,6 +64,8 @@ extern void DagschedWorkerSetTask(int64 run_id, const char *task_name);
 extern void DagschedWorkerSetNext(int64 run_id, const char *task_name);
 extern void DagschedWorkerSetIdle(void);
 extern bool DagschedWorkerTryRetire(void);
+extern bool DagschedWorkerMayClaim(void);
+extern bool DagschedWorkerRetireIfSurplus(void);
 
 extern void DagschedCountWorkers(int *attached, int *idle);
 extern bool DagschedPidIsAttached(pid_t pid);

@@ -381,7 +381,8 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 
 	/* take the next task in the same commit */
 	MemoryContextReset(next->cxt);
-	next->claimed = RunClaimTask(next->task, next->cxt);
+	next->claimed = DagschedWorkerMayClaim() &&
+		RunClaimTask(next->task, next->cxt);
 	if (next->claimed)
 		DagschedWorkerSetNext(next->task->run_id, next->task->task_name);
 

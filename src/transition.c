@@ -24,6 +24,8 @@
  *	  scheduled --RunScheduledDue--> queued
  *	  queued --RunsStarted--> running --RunEnded--> success | failed | cancelled
  *	  scheduled | queued | running --RunCancelled--> cancelled
+ *	  (scheduled | queued | running, past deadline_at) --RunsMissedDeadline-->
+ *	  the same state, missed_deadline set (not a state: a flag, set once)
  *	  success | failed | cancelled --RunResumed--> running | queued
  *
  * Each UPDATE names the from-states it accepts in its WHERE clause, so a row
@@ -512,6 +514,40 @@ RunScheduledDue(int64 run_id, char **dag_name)
 		return false;
 	*dag_name = CatalogText(0, 1);
 	return true;
+}
+
+/*
+ * A run not ended at its deadline (logical_time + the DAG's deadline, as
+ * it was when the run was created) is flagged, once: the flag leaves the
+ * partial index the scheduler wakes by, so the next look skips it.  One
+ * NOTIFY per run, with the kind "deadline" and the state it was in.
+ */
+int
+RunsMissedDeadline(void)
+{
+	uint64		i;
+	uint64		n;
+	SPITupleTable *tuptable;
+
+	CatalogExec("UPDATE dagsched.dag_run SET missed_deadline = true "
+				"WHERE NOT missed_deadline AND deadline_at IS NOT NULL "
+				" AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(RS_ACTIVE_LIST) ") "
+				" AND deadline_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp() "
+				"RETURNING run_id, state",
+				0, NULL, NULL, NULL);
+	n = SPI_processed;
+	tuptable = SPI_tuptable;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		run_id = DatumGetInt64(SPI_getbinval(tuptable->vals[i],
+														 tuptable->tupdesc, 1,
+														 &isnull));
+
+		CatalogNotifyEvent("deadline", run_id,
+						   SPI_getvalue(tuptable->vals[i], tuptable->tupdesc, 2));
+	}
+	return (int) n;
 }
 
 /*

@@ -96,6 +96,12 @@ extern int	TasksReset(int64 run_id);
 /* scheduled -> queued, once its time has come; false if not scheduled */
 extern bool RunScheduledDue(int64 run_id, char **dag_name);
 
+/*
+ * Unfinished runs past their deadline_at get missed_deadline, once; returns
+ * how many, each notified.
+ */
+extern int	RunsMissedDeadline(void);
+
 /* queued -> running for the oldest queued runs that max_active_runs admits */
 extern List *RunsStarted(const char *dag_name);
 

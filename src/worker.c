@@ -105,6 +105,13 @@ DagschedWorkerMain(Datum main_arg)
 		}
 
 		worked = worker_step();
+		if (!worked && DagschedWorkerRetireIfSurplus())
+		{
+			/* dagsched.max_workers was lowered: leave now, not when idle */
+			ereport(DEBUG1,
+					(errmsg("dagsched worker exiting: more workers than dagsched.max_workers")));
+			proc_exit(0);
+		}
 		if (!worked)
 		{
 			/*
@@ -203,7 +210,8 @@ worker_claim(ClaimedTask *task, bool from_next)
 			pending_finish_run = 0;
 		}
 		claimed = from_next ||
-			RunClaimTask(task, TaskContext[cur_task_cxt]);
+			(DagschedWorkerMayClaim() &&
+			 RunClaimTask(task, TaskContext[cur_task_cxt]));
 		if (claimed)
 			DagschedWorkerSetTask(task->run_id, task->task_name);
 

@@ -67,4 +67,95 @@ $node->psql('postgres', q{SELECT dagsched.trigger('later', '{}', 'infinity')},
 	stderr => \$err);
 like($err, qr/cannot be scheduled at "infinity"/, 'an infinite "at" is refused');
 
+# ---- deadlines ------------------------------------------------------------
+
+sql(q{
+	INSERT INTO dagsched.dag (dag_name, deadline) VALUES ('late', '1 second');
+	INSERT INTO dagsched.task (dag_name, task_name, command) VALUES
+	  ('late', 'slow', 'SELECT pg_sleep(3)');
+	INSERT INTO dagsched.dag (dag_name, deadline) VALUES ('in_time', '1 hour');
+	INSERT INTO dagsched.task (dag_name, task_name, command) VALUES
+	  ('in_time', 'quick', 'SELECT 1');
+});
+my $listener = $node->background_psql('postgres');
+$listener->query_safe('LISTEN dagsched');
+
+my $late = DagschedTest::trigger($node, 'late');
+my $in_time = DagschedTest::trigger($node, 'in_time');
+is(sql("SELECT deadline_at = logical_time + interval '1 second' FROM dagsched.dag_run WHERE run_id = $late"),
+	't', 'a run keeps its deadline: logical_time + dag.deadline');
+ok( DagschedTest::poll_within(
+		$node,
+		"SELECT missed_deadline AND state = 'running' FROM dagsched.dag_run WHERE run_id = $late",
+		30),
+	'the run still running at its deadline is flagged missed_deadline');
+is(DagschedTest::wait_run($node, $late), 'success', 'and still runs to its end');
+is(DagschedTest::wait_run($node, $in_time), 'success', 'the quick run succeeds');
+is(sql("SELECT missed_deadline FROM dagsched.dag_run WHERE run_id = $in_time"),
+	'f', 'a run finished before its deadline is not flagged');
+
+my $heard = '';
+my $until = time() + 10;
+while (time() < $until)
+{
+	$heard .= $listener->query_safe('SELECT 1') . "\n";
+	last if $heard =~ /"event": "run", "run_id": $late, "state": "success"/;
+	sleep 1;
+}
+$listener->quit;
+my @deadline_events = $heard =~ /"event": "deadline", "run_id": $late,/g;
+is(scalar(@deadline_events), 1, 'one deadline notification for the late run')
+  or diag($heard);
+like(
+	$heard,
+	qr/payload "\{"event": "deadline", "run_id": $late, "state": "running"\}"/,
+	'its payload: event kind, run id, state only');
+unlike($heard, qr/"event": "deadline", "run_id": $in_time\b/,
+	'none for the run that made it');
+is(sql("SELECT missed_deadlines_last_day FROM dagsched.dag_stats WHERE dag_name = 'late'"),
+	'1', 'dag_stats counts the missed deadline');
+is(sql("SELECT missed_deadlines_last_day FROM dagsched.dag_stats WHERE dag_name = 'in_time'"),
+	'0', 'and none for the DAG that made it');
+
+$node->psql('postgres',
+	q{UPDATE dagsched.dag SET deadline = '-1 s' WHERE dag_name = 'late'},
+	stderr => \$err);
+like($err, qr/dag_deadline_check/, 'a negative deadline is refused');
+
+# ---- lowering dagsched.max_workers by reload ------------------------------
+
+sql(q{
+	INSERT INTO dagsched.dag (dag_name) VALUES ('wide');
+	INSERT INTO dagsched.task (dag_name, task_name, command)
+	SELECT 'wide', 't' || i, 'SELECT pg_sleep(1.5)' FROM generate_series(1, 8) i;
+});
+my $wide = DagschedTest::trigger($node, 'wide');
+ok( DagschedTest::poll_within(
+		$node,
+		"SELECT count(*) = 4 FROM dagsched.task_run WHERE run_id = $wide AND state = 'running'",
+		30),
+	'with max_workers = 4, four tasks run at once');
+sql(q{ALTER SYSTEM SET dagsched.max_workers = 2; SELECT pg_reload_conf();});
+my $reloaded = sql(q{SELECT clock_timestamp()});
+ok(DagschedTest::poll_within($node, q{SELECT current_setting('dagsched.max_workers') = '2'}, 10),
+	'the reload is seen');
+is(DagschedTest::wait_run($node, $wide), 'success', 'the run succeeds');
+# at the start of every task started after the reload, at most two tasks ran
+is( sql(qq{
+	SELECT coalesce(max((SELECT count(*) FROM dagsched.task_run o
+						  WHERE o.run_id = $wide AND o.started_at <= s.started_at
+							AND o.finished_at > s.started_at)), 0)
+	  FROM dagsched.task_run s
+	 WHERE s.run_id = $wide AND s.started_at > '$reloaded'}),
+	'2',
+	'after the reload, never more than two tasks at once');
+is(sql(qq{SELECT count(*) FROM dagsched.task_run WHERE run_id = $wide AND started_at > '$reloaded'}),
+	'4', 'the four other tasks ran after the reload');
+ok( DagschedTest::poll_within(
+		$node,
+		q{SELECT count(*) <= 2 FROM pg_stat_activity WHERE backend_type = 'dagsched worker'},
+		10),
+	'the surplus workers have exited (not after the idle timeout of 60 s)');
+sql(q{ALTER SYSTEM RESET dagsched.max_workers; SELECT pg_reload_conf();});
+
 done_testing();

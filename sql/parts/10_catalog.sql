@@ -21,7 +21,9 @@ CREATE TABLE dagsched.dag (
 	upstream_dags	text[] NOT NULL DEFAULT '{}',
 	max_consecutive_failures integer
 		CHECK (max_consecutive_failures IS NULL OR max_consecutive_failures >= 1),
-	paused_reason	text
+	paused_reason	text,
+	-- a run unfinished at logical_time + deadline is flagged missed_deadline
+	deadline		interval CHECK (deadline IS NULL OR deadline > interval '0')
 );
 
 -- "which DAGs run after this one?"
@@ -73,7 +75,10 @@ CREATE TABLE dagsched.dag_run (
 	started_at		timestamptz,
 	finished_at		timestamptz,
 	-- cancel() was called: the run ends cancelled once its running tasks stop
-	cancel_requested boolean NOT NULL DEFAULT false
+	cancel_requested boolean NOT NULL DEFAULT false,
+	-- still unfinished at deadline_at (logical_time + the DAG's deadline)
+	missed_deadline	boolean NOT NULL DEFAULT false,
+	deadline_at		timestamptz
 );
 
 -- a schedule tick produces at most one run, ever
@@ -83,6 +88,10 @@ CREATE INDEX dag_run_dag_time_idx ON dagsched.dag_run (dag_name, logical_time);
 CREATE INDEX dag_run_active_idx ON dagsched.dag_run (dag_name, run_id)
 	WHERE state IN ('queued', 'running');
 CREATE INDEX dag_run_finished_idx ON dagsched.dag_run (finished_at);
+-- the scheduler wakes for the earliest deadline of an unfinished run
+CREATE INDEX dag_run_deadline_idx ON dagsched.dag_run (deadline_at)
+	WHERE NOT missed_deadline AND deadline_at IS NOT NULL
+	  AND state IN ('scheduled', 'queued', 'running');
 -- the scheduler wakes for the earliest one-off run (trigger(..., at))
 CREATE INDEX dag_run_scheduled_idx ON dagsched.dag_run (logical_time)
 	WHERE state = 'scheduled';
