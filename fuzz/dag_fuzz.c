@@ -14,8 +14,8 @@
  * Checked: the cycle verdict against repeated removal of sinks; when
  * acyclic, path_len of a sink is 1 and of any other task exactly one more
  * than the largest among its downstream tasks; DagCriticalPath frees what
- * it allocates.  For every rule, the outcome against what the tallies allow
- * (see check_rule).
+ * it allocates.  For every rule (Airflow's five of 0.2 included), the
+ * outcome against what the tallies allow (see check_rule).
  *
  * Copyright (c) 2026, dagsched developers
  *
@@ -50,14 +50,19 @@
 static const char *const rules[] = {
 	"all_success", "all_done", "all_failed",
 	"one_success", "one_failed", "none_failed",
+	"none_failed_min_one_success", "one_done", "none_skipped",
+	"all_skipped", "always",
 };
 
-/* Does the rule hold once every upstream has finished with these counts? */
+/*
+ * Does the rule hold once every upstream has finished with these counts?
+ * f counts failed and upstream_failed upstreams, uf the latter of them.
+ */
 static bool
-rule_holds(const char *rule, int64 total, int64 s, int64 f, int64 k)
+rule_holds(const char *rule, int64 total, int64 s, int64 f, int64 k, int64 uf)
 {
-	if (total == 0)
-		return true;			/* no upstreams: nothing to wait for */
+	if (total == 0 || strcmp(rule, "always") == 0)
+		return true;			/* nothing to wait for */
 	if (strcmp(rule, "all_success") == 0)
 		return f == 0 && k == 0;
 	if (strcmp(rule, "all_done") == 0)
@@ -68,6 +73,14 @@ rule_holds(const char *rule, int64 total, int64 s, int64 f, int64 k)
 		return s > 0;
 	if (strcmp(rule, "one_failed") == 0)
 		return f > 0;
+	if (strcmp(rule, "none_failed_min_one_success") == 0)
+		return f == 0 && s > 0;
+	if (strcmp(rule, "one_done") == 0)
+		return s + (f - uf) > 0;
+	if (strcmp(rule, "none_skipped") == 0)
+		return k == 0;
+	if (strcmp(rule, "all_skipped") == 0)
+		return s == 0 && f == 0;
 	return f == 0;				/* none_failed */
 }
 
@@ -75,13 +88,14 @@ rule_holds(const char *rule, int64 total, int64 s, int64 f, int64 k)
 static bool
 rule_is_eager(const char *rule)
 {
-	return strcmp(rule, "one_success") == 0 || strcmp(rule, "one_failed") == 0;
+	return strcmp(rule, "one_success") == 0 || strcmp(rule, "one_failed") == 0 ||
+		strcmp(rule, "one_done") == 0 || strcmp(rule, "always") == 0;
 }
 
 /*
- * Every rule's predicate is monotone in each count, so the three uniform
- * completions of the remaining upstreams (all succeed, all fail, all are
- * skipped) bound what any completion can do.
+ * Every rule's predicate is monotone in each count, so the four uniform
+ * completions of the remaining upstreams (all succeed, all fail, all end
+ * upstream_failed, all are skipped) bound what any completion can do.
  *
  * READY: for the eager rules, the rule already holds whatever the rest do;
  * for the others, everything has finished and the rule holds.  Resolved
@@ -92,18 +106,24 @@ static void
 check_rule(const char *rule, const DagUpstreamTally *t)
 {
 	int64		r = (int64) t->total - t->success - t->failed - t->skipped;
+	int64		s = t->success,
+				f = t->failed,
+				k = t->skipped,
+				uf = t->upstream_failed;
 	bool		can,
 				must,
 				ready;
 	DagRuleOutcome o = DagEvaluateRule(rule, t);
 	const char *state = DagRuleOutcomeState(o);
 
-	can = rule_holds(rule, t->total, t->success + r, t->failed, t->skipped) ||
-		rule_holds(rule, t->total, t->success, t->failed + r, t->skipped) ||
-		rule_holds(rule, t->total, t->success, t->failed, t->skipped + r);
-	must = rule_holds(rule, t->total, t->success + r, t->failed, t->skipped) &&
-		rule_holds(rule, t->total, t->success, t->failed + r, t->skipped) &&
-		rule_holds(rule, t->total, t->success, t->failed, t->skipped + r);
+	can = rule_holds(rule, t->total, s + r, f, k, uf) ||
+		rule_holds(rule, t->total, s, f + r, k, uf) ||
+		rule_holds(rule, t->total, s, f + r, k, uf + r) ||
+		rule_holds(rule, t->total, s, f, k + r, uf);
+	must = rule_holds(rule, t->total, s + r, f, k, uf) &&
+		rule_holds(rule, t->total, s, f + r, k, uf) &&
+		rule_holds(rule, t->total, s, f + r, k, uf + r) &&
+		rule_holds(rule, t->total, s, f, k + r, uf);
 	ready = rule_is_eager(rule) ? must : (r == 0 && must);
 
 	CHECK(state != NULL && state[0], "no state name");
@@ -153,6 +173,9 @@ fuzz_rules(const uint8_t *data, size_t size)
 		t.failed = (int) (rd32(data + off + 8) % (budget + 1));
 		budget -= t.failed;
 		t.skipped = (int) (rd32(data + off + 12) % (budget + 1));
+		/* of the failures, those that were upstream_failed */
+		t.upstream_failed = (int) ((rd32(data + off + 8) >> 7) %
+								   ((uint32) t.failed + 1));
 
 		for (i = 0; i < lengthof(rules); i++)
 		{
@@ -170,7 +193,7 @@ fuzz_rules(const uint8_t *data, size_t size)
 	CHECK(!DagRuleIsValid(bogus), "\"%s\" valid", bogus);
 	if (size > 0 && size % 7 == 0)
 	{
-		DagUpstreamTally t = {1, 0, 0, 0};
+		DagUpstreamTally t = {1, 0, 0, 0, 0};
 
 		fuzz_error_jmp = &jb;
 		if (sigsetjmp(jb, 0) == 0)

@@ -392,4 +392,15 @@ SELECT d.dag_name, d.schedule, d.paused, d.next_run_at,
 COMMENT ON VIEW dagsched.dag_stats IS
 'per DAG: schedule, paused, next_run_at; the last run created (last_run_id, last_run_state, last_logical_time, last_finished_at); active_runs (queued or running now); runs_last_day (runs created in the last 24 hours) and failures_last_day (runs that ended failed in the last 24 hours); p50/p95 of run duration (finished_at - started_at) over the last 100 runs that ended success or failed; missed_deadlines_last_day (runs whose deadline, logical_time + dag.deadline, fell in the last 24 hours and found them unfinished). Example: SELECT dag_name, last_run_state, failures_last_day FROM dagsched.dag_stats;';
 
+-- issue 17: trigger rules none_failed_min_one_success, one_done,
+-- none_skipped, all_skipped and always; one_done tells failed from
+-- upstream_failed upstreams, hence a sixth tally
+CREATE FUNCTION dagsched.rule_state(trigger_rule text, upstreams integer,
+									succeeded integer, failed integer,
+									skipped integer, upstream_failed integer)
+RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dagsched_rule_state';
 
+COMMENT ON FUNCTION dagsched.rule_state(text, integer, integer, integer, integer, integer) IS
+'state of a pending task given its trigger rule and the tally of its finished upstreams, where failed counts those that ended failed or upstream_failed and upstream_failed those of them that ended upstream_failed (one_done counts only the first kind, as in Airflow): pending, queued, upstream_failed or skipped';

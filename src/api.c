@@ -502,7 +502,12 @@ dagsched_backfill(PG_FUNCTION_ARGS)
 }
 
 /*
- * rule_state(trigger_rule, upstreams, succeeded, failed, skipped) returns text
+ * rule_state(trigger_rule, upstreams, succeeded, failed, skipped
+ *			  [, upstream_failed]) returns text
+ *
+ * "failed" counts upstreams that ended failed or upstream_failed;
+ * "upstream_failed", those of them that ended upstream_failed (0 when
+ * omitted), which only one_done tells apart.
  */
 Datum
 dagsched_rule_state(PG_FUNCTION_ARGS)
@@ -514,6 +519,7 @@ dagsched_rule_state(PG_FUNCTION_ARGS)
 	tally.success = PG_GETARG_INT32(2);
 	tally.failed = PG_GETARG_INT32(3);
 	tally.skipped = PG_GETARG_INT32(4);
+	tally.upstream_failed = PG_NARGS() > 5 ? PG_GETARG_INT32(5) : 0;
 	if (!DagRuleIsValid(rule))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -317,9 +317,17 @@ catalog_deps_literals(const CatalogDagDef *def)
 	} while (0)
 
 /*
- * Insert one task_run per task, copying the definition; the root tasks of
- * a running run start queued.  One statement, the definition passed as
- * arrays.
+ * Is task x ready before any upstream has ended (a root, or an "always"
+ * task)?  Its rule decides, from an empty tally.
+ */
+#define CATALOG_READY_AT_START \
+	"dagsched.rule_state(x.r, pg_catalog.cardinality(x.d::pg_catalog.text[]), " \
+	"0, 0, 0, 0) OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED) " "
+
+/*
+ * Insert one task_run per task, copying the definition; the tasks of a
+ * running run that are ready at once (roots, "always" tasks) start queued.
+ * One statement, the definition passed as arrays.
  */
 void
 CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
@@ -360,9 +368,9 @@ CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 				" autocommit) "
 				"SELECT $1, x.n, x.k, x.c, x.d::pg_catalog.text[], x.r, x.re, "
 				" x.rd, x.t, x.db::pg_catalog.name, x.p, x.dn::pg_catalog.text[], "
-				" CASE WHEN $13 AND x.d OPERATOR(pg_catalog.=) '{}' "
+				" CASE WHEN $13 AND " CATALOG_READY_AT_START
 				"      THEN " SQL_LIT(TS_QUEUED) " ELSE " SQL_LIT(TS_PENDING) " END, "
-				" CASE WHEN $13 AND x.d OPERATOR(pg_catalog.=) '{}' "
+				" CASE WHEN $13 AND " CATALOG_READY_AT_START
 				"      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac "
 				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
 				" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "

@@ -24,6 +24,10 @@ static const char *const dag_rules[] = {
 	DAGSCHED_TRIGGER_RULES(DAG_RULE_NAME)
 };
 
+static DagRuleOutcome dag_evaluate_airflow_rule(const char *rule,
+												const DagUpstreamTally *t,
+												bool all_done);
+
 /* A rule of states.h's list */
 bool
 DagRuleIsValid(const char *rule)
@@ -83,6 +87,60 @@ DagEvaluateRule(const char *rule, const DagUpstreamTally *t)
 			return DAG_RULE_UPSTREAM_FAILED;
 		return all_done ? DAG_RULE_READY : DAG_RULE_WAIT;
 	}
+	return dag_evaluate_airflow_rule(rule, t, all_done);
+}
+
+/*
+ * The rules added in 0.2, with the semantics of Airflow's
+ * trigger_rule_dep.py (a task without upstreams is ready under every rule):
+ *
+ * none_failed_min_one_success: upstream_failed on any failure, skipped
+ *   when every upstream was skipped, else ready once all are done.
+ * one_done: ready at the first upstream that succeeded or failed (one that
+ *   ended upstream_failed does not count); skipped when all are done and
+ *   none did.
+ * none_skipped: skipped at the first skipped upstream, else ready once all
+ *   are done, failed or not.
+ * all_skipped: skipped at the first upstream that did not skip, else ready
+ *   once all are done.
+ * always: ready at once, whatever its upstreams do or will do.
+ */
+static DagRuleOutcome
+dag_evaluate_airflow_rule(const char *rule, const DagUpstreamTally *t,
+						  bool all_done)
+{
+	if (strcmp(rule, "none_failed_min_one_success") == 0)
+	{
+		if (t->failed > 0)
+			return DAG_RULE_UPSTREAM_FAILED;
+		if (t->total > 0 && t->skipped >= t->total)
+			return DAG_RULE_SKIPPED;
+		return all_done ? DAG_RULE_READY : DAG_RULE_WAIT;
+	}
+	if (strcmp(rule, "one_done") == 0)
+	{
+		/* a count out of range is read as "no upstream_failed among them" */
+		int			uf = (t->upstream_failed > 0 &&
+						  t->upstream_failed <= t->failed) ? t->upstream_failed : 0;
+
+		if (t->success + (t->failed - uf) > 0 || t->total == 0)
+			return DAG_RULE_READY;
+		return all_done ? DAG_RULE_SKIPPED : DAG_RULE_WAIT;
+	}
+	if (strcmp(rule, "none_skipped") == 0)
+	{
+		if (t->skipped > 0)
+			return DAG_RULE_SKIPPED;
+		return all_done ? DAG_RULE_READY : DAG_RULE_WAIT;
+	}
+	if (strcmp(rule, "all_skipped") == 0)
+	{
+		if (t->success > 0 || t->failed > 0)
+			return DAG_RULE_SKIPPED;
+		return all_done ? DAG_RULE_READY : DAG_RULE_WAIT;
+	}
+	if (strcmp(rule, "always") == 0)
+		return DAG_RULE_READY;
 	elog(ERROR, "unrecognized trigger rule \"%s\"", rule);
 	return DAG_RULE_WAIT;		/* keep compiler quiet */
 }

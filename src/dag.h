@@ -24,7 +24,10 @@ typedef enum DagRuleOutcome
 
 /*
  * Tallies of a task's finished upstream tasks.  "failed" counts upstreams
- * that ended failed or upstream_failed; "skipped" those that were skipped.
+ * that ended failed or upstream_failed, and "upstream_failed" those of them
+ * that ended upstream_failed (only one_done tells the two apart, as in
+ * Airflow; 0 when the caller does not know); "skipped" those that were
+ * skipped.
  */
 typedef struct DagUpstreamTally
 {
@@ -32,6 +35,7 @@ typedef struct DagUpstreamTally
 	int			success;
 	int			failed;
 	int			skipped;
+	int			upstream_failed;
 } DagUpstreamTally;
 
 extern bool DagRuleIsValid(const char *rule);

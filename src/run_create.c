@@ -43,7 +43,7 @@ typedef struct RunGraph
 	int		   *up;
 	int32	   *priority;		/* given, or the critical-path length */
 	Datum	   *downstream;		/* each task's downstream names, text[] literal */
-	int			nroots;
+	int			nroots;			/* tasks queued at once: roots, "always" */
 } RunGraph;
 
 /*
@@ -83,7 +83,10 @@ run_build_graph(const CatalogDagDef *def, RunGraph *g)
 	g->nroots = 0;
 	for (i = 0; i < n; i++)
 	{
-		if (g->up_start[i] == g->up_start[i + 1])
+		DagUpstreamTally none = {g->up_start[i + 1] - g->up_start[i], 0, 0, 0, 0};
+
+		/* queued at once: roots, and "always" tasks whatever their upstreams */
+		if (DagEvaluateRule(def->tasks[i].trigger_rule, &none) == DAG_RULE_READY)
 			g->nroots++;
 		for (e = g->up_start[i]; e < g->up_start[i + 1]; e++)
 			down[g->up[e]][ndown[g->up[e]]++] =

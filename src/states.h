@@ -80,6 +80,11 @@
 	X(all_failed) \
 	X(one_success) \
 	X(one_failed) \
-	X(none_failed)
+	X(none_failed) \
+	X(none_failed_min_one_success) \
+	X(one_done) \
+	X(none_skipped) \
+	X(all_skipped) \
+	X(always)
 
 #endif							/* DAGSCHED_STATES_H */

@@ -52,17 +52,32 @@
 #include "transition.h"
 
 /*
+ * How many upstreams of task row t ended upstream_failed, which only
+ * one_done tells apart from failed ones (as Airflow does): counted for
+ * one_done tasks alone, from the upstreams' rows, whose states are set
+ * before their downstream tallies grow.
+ */
+#define RULE_UPSTREAM_FAILED \
+	"CASE WHEN t.trigger_rule OPERATOR(pg_catalog.=) 'one_done' THEN " \
+	"(SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.task_run u " \
+	" WHERE u.run_id OPERATOR(pg_catalog.=) t.run_id " \
+	" AND u.task_name OPERATOR(pg_catalog.=) ANY (t.depends_on) " \
+	" AND u.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_UPSTREAM_FAILED) ") " \
+	"ELSE 0 END"
+
+/*
  * The state of a pending task once its tallies grow by $3/$4/$5 (success,
  * failed, skipped).  Used three times in one UPDATE, hence the macro.
  */
 #define RULE_STATE_AFTER \
 	"dagsched.rule_state(t.trigger_rule, pg_catalog.cardinality(t.depends_on), " \
-	"t.up_success + $3, t.up_failed + $4, t.up_skipped + $5)"
+	"t.up_success + $3, t.up_failed + $4, t.up_skipped + $5, " \
+	RULE_UPSTREAM_FAILED ")"
 
 /* The state of a pending task from its tallies as they are */
 #define RULE_STATE_NOW \
 	"dagsched.rule_state(t.trigger_rule, pg_catalog.cardinality(t.depends_on), " \
-	"t.up_success, t.up_failed, t.up_skipped)"
+	"t.up_success, t.up_failed, t.up_skipped, " RULE_UPSTREAM_FAILED ")"
 
 static SPIPlanPtr plan_claim;
 static SPIPlanPtr plan_success;

@@ -110,6 +110,21 @@ static const char *const val_trigger_rules[] = {
 	DAGSCHED_TRIGGER_RULES(VAL_RULE_NAME)
 };
 
+/* "a, b and c": the valid trigger rules, for an errdetail */
+static char *
+val_rule_list(void)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < lengthof(val_trigger_rules); i++)
+		appendStringInfo(&buf, "%s%s",
+						 i == 0 ? "" : i == lengthof(val_trigger_rules) - 1 ? " and " : ", ",
+						 val_trigger_rules[i]);
+	return buf.data;
+}
+
 
 /*
  * Dirty-DAG bookkeeping
@@ -1208,7 +1223,7 @@ val_task_check_kind_and_rule(const ValTask *t)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid trigger_rule \"%s\" for task \"%s\" of DAG \"%s\"",
 					val_quote(rule), t->task_name, t->dag_name),
-			 errdetail("Valid trigger rules are all_success, all_done, all_failed, one_success, one_failed and none_failed.")));
+			 errdetail("Valid trigger rules are %s.", val_rule_list())));
 }
 
 /* retries, retry_delay, timeout and depends_on */

@@ -11,6 +11,16 @@ AS 'MODULE_PATHNAME', 'dagsched_rule_state';
 COMMENT ON FUNCTION dagsched.rule_state(text, integer, integer, integer, integer) IS
 'state of a pending task given its trigger rule and the tally of its finished upstreams: pending, queued, upstream_failed or skipped';
 
+CREATE FUNCTION dagsched.rule_state(trigger_rule text, upstreams integer,
+									succeeded integer, failed integer,
+									skipped integer, upstream_failed integer)
+RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dagsched_rule_state';
+
+COMMENT ON FUNCTION dagsched.rule_state(text, integer, integer, integer, integer, integer) IS
+'state of a pending task given its trigger rule and the tally of its finished upstreams, where failed counts those that ended failed or upstream_failed and upstream_failed those of them that ended upstream_failed (one_done counts only the first kind, as in Airflow): pending, queued, upstream_failed or skipped';
+
 CREATE FUNCTION dagsched.trigger(dag_name text, params jsonb DEFAULT '{}',
 								 at timestamptz DEFAULT NULL)
 RETURNS bigint
