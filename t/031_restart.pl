@@ -188,7 +188,10 @@ sql(q{
 	-- 10 levels of 5 tasks; each task depends on every task of the level above
 	INSERT INTO dagsched.task (dag_name, task_name, command, depends_on, retries, retry_delay)
 	SELECT 'big', 't' || (l * 5 + i),
-	  $$INSERT INTO hits(task) VALUES (current_setting('dagsched.task_name')); SELECT pg_sleep(0.2)$$,
+	  $$INSERT INTO hits(task) VALUES (current_setting('dagsched.task_name'));
+	    SELECT pg_sleep(0.2);
+	    SELECT pg_advisory_xact_lock_shared(4242)
+	     WHERE substr(current_setting('dagsched.task_name'), 2)::int > 10$$,
 	  CASE WHEN l = 0 THEN '{}'::text[]
 	       ELSE array(SELECT 't' || ((l - 1) * 5 + j) FROM generate_series(1, 5) j) END,
 	  2, '1 second'
@@ -196,20 +199,27 @@ sql(q{
 	COMMIT;
 });
 is(sql("SELECT count(*) FROM dagsched.task WHERE dag_name = 'big'"), '50', '50 tasks defined');
+# Levels 2 and up wait for an advisory lock this session holds until the
+# shutdown: the tasks seen running cannot finish before it, however slow the
+# machine (a bare 0.2 s sleep could end between the check and the stop).
+my $gate = $node->background_psql('postgres');
+$gate->query_safe('SELECT pg_advisory_lock(4242)');
 my $run = sql("SELECT dagsched.trigger('big')");
 like($run, qr/^\d+$/, "run $run triggered");
 ok( $node->poll_query_until(
 		'postgres',
 		qq{SELECT count(*) FILTER (WHERE r.state = 'success') >= 10
-		   AND count(*) FILTER (WHERE r.state = 'running' AND a.wait_event = 'PgSleep') >= 1
+		   AND count(*) FILTER (WHERE r.state = 'running' AND a.wait_event = 'advisory') >= 1
 		FROM dagsched.task_run r LEFT JOIN pg_stat_activity a ON a.pid = r.pid
 		WHERE r.run_id = $run}),
-	'about 10 tasks succeeded, and more are running (sleeping) now');
+	'about 10 tasks succeeded, and more are running (held at the gate) now');
 my $inflight = sql("SELECT string_agg(task_name, ',' ORDER BY task_name) FROM dagsched.task_run "
 	  . "WHERE run_id = $run AND state = 'running'");
 note("in flight at the immediate shutdown (at least): $inflight; WAL insert/write/flush: "
 	  . sql("SELECT pg_current_wal_insert_lsn() || ' ' || pg_current_wal_lsn() || ' ' || pg_current_wal_flush_lsn()"));
 $node->stop('immediate');
+# the gate's session died with the server; its lock with it
+eval { $gate->quit };
 $node->start;
 
 ok( poll(
