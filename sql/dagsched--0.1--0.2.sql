@@ -404,3 +404,65 @@ AS 'MODULE_PATHNAME', 'dagsched_rule_state';
 
 COMMENT ON FUNCTION dagsched.rule_state(text, integer, integer, integer, integer, integer) IS
 'state of a pending task given its trigger rule and the tally of its finished upstreams, where failed counts those that ended failed or upstream_failed and upstream_failed those of them that ended upstream_failed (one_done counts only the first kind, as in Airflow): pending, queued, upstream_failed or skipped';
+-- issue 17: pools (dagsched.pool, task.pool, pool_stats)
+/*
+ * Pools (Airflow's): at most "slots" tasks of a pool run at once, across
+ * every DAG and run.  Shared configuration: any role may name a pool in its
+ * tasks; only the pool's owner (or a superuser) changes it.
+ */
+CREATE TABLE dagsched.pool (
+	pool_name		text PRIMARY KEY,
+	slots			integer NOT NULL CHECK (slots > 0),
+	description		text,
+	owner			name NOT NULL DEFAULT CURRENT_USER
+);
+ALTER TABLE dagsched.task ADD COLUMN pool text
+	REFERENCES dagsched.pool (pool_name) ON UPDATE CASCADE;
+ALTER TABLE dagsched.task_run ADD COLUMN pool text;
+DROP INDEX dagsched.task_run_queue_idx;
+CREATE INDEX task_run_queue_idx ON dagsched.task_run (priority DESC, queued_at, run_id)
+	WHERE state = 'queued' AND pool IS NULL;
+CREATE INDEX task_run_pool_queue_idx
+	ON dagsched.task_run (pool, priority DESC, queued_at, run_id)
+	WHERE state = 'queued' AND pool IS NOT NULL;
+CREATE INDEX task_run_pool_running_idx ON dagsched.task_run (pool)
+	WHERE state = 'running' AND pool IS NOT NULL;
+SELECT pg_catalog.pg_extension_config_dump('dagsched.pool', '');
+
+-- a change of a pool's slots takes effect at once: workers look again
+CREATE FUNCTION dagsched.pool_changed() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'dagsched_pool_changed';
+
+CREATE TRIGGER pool_changed
+	AFTER INSERT OR UPDATE OR DELETE ON dagsched.pool
+	FOR EACH STATEMENT EXECUTE FUNCTION dagsched.pool_changed();
+
+/*
+ * pool_stats: how full is each pool?  Counted over every DAG and run (the
+ * view reads as its owner, past row-level security): a pool is shared, and
+ * its occupancy says nothing of whose tasks fill it.
+ */
+CREATE VIEW dagsched.pool_stats AS
+SELECT p.pool_name, p.slots,
+	   (SELECT count(*) FROM dagsched.task_run t
+		 WHERE t.state = 'running' AND t.pool = p.pool_name) AS running,
+	   (SELECT count(*) FROM dagsched.task_run t
+		 WHERE t.state = 'queued' AND t.pool = p.pool_name) AS queued,
+	   p.description, p.owner
+  FROM dagsched.pool p;
+
+COMMENT ON VIEW dagsched.pool_stats IS
+'per pool: slots, running (tasks of the pool running now, over every DAG and run), queued (tasks of the pool waiting for a slot or a worker), description, owner. Example: SELECT * FROM dagsched.pool_stats WHERE queued > 0;';
+
+GRANT SELECT ON dagsched.pool_stats TO PUBLIC;
+
+-- pools are shared: everyone sees and uses them; their owners change them
+ALTER TABLE dagsched.pool ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pool_read ON dagsched.pool FOR SELECT USING (true);
+CREATE POLICY pool_insert ON dagsched.pool FOR INSERT
+	WITH CHECK (dagsched.is_member(owner));
+CREATE POLICY pool_update ON dagsched.pool FOR UPDATE
+	USING (dagsched.is_member(owner)) WITH CHECK (dagsched.is_member(owner));
+CREATE POLICY pool_delete ON dagsched.pool FOR DELETE
+	USING (dagsched.is_member(owner));
+GRANT SELECT, INSERT, UPDATE, DELETE ON dagsched.pool TO PUBLIC;

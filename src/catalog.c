@@ -150,6 +150,7 @@ catalog_read_task(int row, CatalogTaskDef *t)
 	t->priority = DatumGetInt32(CatalogDatum(row, 9, &t->priority_null));
 	t->conninfo = CatalogText(row, 11);
 	t->autocommit = DatumGetBool(CatalogDatum(row, 12, &isnull));
+	t->pool = CatalogText(row, 13);
 
 	deps = DatumGetArrayTypePCopy(CatalogDatum(row, 10, &isnull));
 	deconstruct_array(deps, TEXTOID, -1, false, TYPALIGN_INT,
@@ -192,7 +193,7 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 
 	CatalogExec("SELECT task_name, kind, command, trigger_rule, retries, "
 				"retry_delay, timeout, database::pg_catalog.text, priority, "
-				"depends_on, conninfo, autocommit "
+				"depends_on, conninfo, autocommit, pool "
 				"FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 				"ORDER BY task_name",
 				1, argtypes, values, NULL);
@@ -333,11 +334,11 @@ void
 CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 					  const CatalogNewRun *run)
 {
-	Oid			argtypes[15] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
+	Oid			argtypes[16] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 		INTERVALARRAYOID, INTERVALARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	TEXTARRAYOID, BOOLOID, TEXTARRAYOID, BOOLARRAYOID};
-	Datum		values[15];
+	TEXTARRAYOID, BOOLOID, TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID};
+	Datum		values[16];
 	int			n = Max(def->ntasks, 1);
 	Datum	   *elems = palloc(sizeof(Datum) * n);
 	bool	   *nulls = palloc(sizeof(bool) * n);
@@ -361,24 +362,26 @@ CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->conninfo),
 				   t->conninfo == NULL);
 	CATALOG_COLUMN(def, BOOLOID, BoolGetDatum(t->autocommit), false);
+	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->pool),
+				   t->pool == NULL);
 
 	CatalogExec("INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
 				" depends_on, trigger_rule, retries, retry_delay, timeout, "
 				" database, priority, downstream, state, queued_at, conninfo, "
-				" autocommit) "
+				" autocommit, pool) "
 				"SELECT $1, x.n, x.k, x.c, x.d::pg_catalog.text[], x.r, x.re, "
 				" x.rd, x.t, x.db::pg_catalog.name, x.p, x.dn::pg_catalog.text[], "
 				" CASE WHEN $13 AND " CATALOG_READY_AT_START
 				"      THEN " SQL_LIT(TS_QUEUED) " ELSE " SQL_LIT(TS_PENDING) " END, "
 				" CASE WHEN $13 AND " CATALOG_READY_AT_START
-				"      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac "
+				"      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac, x.pl "
 				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
 				" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 				" pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
 				" pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
-				" pg_catalog.unnest($14), pg_catalog.unnest($15)) "
-				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac)",
-				15, argtypes, values, NULL);
+				" pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16)) "
+				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac, pl)",
+				16, argtypes, values, NULL);
 }
 
 /*
@@ -430,14 +433,29 @@ CatalogDueScheduledRuns(int limit)
 	return ids;
 }
 
-/* How many tasks wait for a worker (the scheduler starts workers for them) */
+/*
+ * How many queued tasks a worker could take now (the scheduler starts
+ * workers for them): those of no pool, and of each pool no more than its
+ * free slots -- a task waiting for a slot holds no worker.
+ */
 int
 CatalogCountQueued(void)
 {
 	bool		isnull;
 
-	CatalogExec("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.task_run "
-				"WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED),
+	CatalogExec("SELECT ((SELECT pg_catalog.count(*) FROM dagsched.task_run "
+				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
+				"   AND pool IS NULL) OPERATOR(pg_catalog.+) "
+				" COALESCE((SELECT pg_catalog.sum(LEAST(q.n, GREATEST(0, p.slots "
+				"   OPERATOR(pg_catalog.-) (SELECT pg_catalog.count(*) "
+				"    FROM dagsched.task_run r "
+				"    WHERE r.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				"     AND r.pool OPERATOR(pg_catalog.=) p.pool_name)))) "
+				"  FROM (SELECT pool, pg_catalog.count(*) AS n FROM dagsched.task_run "
+				"        WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
+				"         AND pool IS NOT NULL GROUP BY pool) q "
+				"  JOIN dagsched.pool p ON p.pool_name OPERATOR(pg_catalog.=) q.pool), 0)"
+				")::pg_catalog.int4",
 				0, NULL, NULL, NULL);
 	return DatumGetInt32(CatalogDatum(0, 1, &isnull));
 }

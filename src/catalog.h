@@ -38,6 +38,7 @@ typedef struct CatalogTaskDef
 	bool		priority_null;
 	char	   *conninfo;		/* NULL = this server */
 	bool		autocommit;
+	char	   *pool;			/* NULL = none */
 	int			ndeps;
 	const char **deps;
 } CatalogTaskDef;

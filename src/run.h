@@ -39,6 +39,7 @@ typedef struct ClaimedTask
 	char	   *owner;
 	char	   *conninfo;		/* NULL = this server */
 	bool		autocommit;		/* statements one by one, each committed */
+	char	   *pool;			/* NULL = none */
 } ClaimedTask;
 
 /* run_create.c: load the definition, build the graph, insert the rows */

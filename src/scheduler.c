@@ -506,6 +506,7 @@ sched_purge(void)
 
 PG_FUNCTION_INFO_V1(dagsched_dag_changed);
 PG_FUNCTION_INFO_V1(dagsched_extension_created);
+PG_FUNCTION_INFO_V1(dagsched_pool_changed);
 
 /*
  * Statement trigger on dagsched.dag: wake the scheduler when the change
@@ -519,6 +520,22 @@ dagsched_dag_changed(PG_FUNCTION_ARGS)
 
 	if (DagschedShmemReady() && Dagsched->scheduler_pid != MyProcPid)
 		AtCommitWakeScheduler();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Statement trigger on dagsched.pool: a change of slots takes effect at
+ * once.  Idle workers look for work when it commits (more slots: tasks
+ * waiting for one start now); the scheduler starts more if they are few.
+ */
+Datum
+dagsched_pool_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "dagsched_pool_changed: not called by trigger manager");
+
+	if (DagschedShmemReady())
+		AtCommitWakeWorkers(DagschedMaxWorkers);
 	return PointerGetDatum(NULL);
 }
 

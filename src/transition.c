@@ -8,7 +8,8 @@
  *
  *	  pending ---------> queued ------> running ------> success
  *	     |   TasksUpstreamEnded  TaskClaimed   TaskSucceeded
- *	     |   TasksEvaluated                |
+ *	     |   TasksEvaluated  (a pool's task: only into a free slot)
+ *	     |                                 |
  *	     |                                 +--TaskFailed--> retry_wait
  *	     +--> upstream_failed | skipped    |                  | TasksRetryDue
  *	          (rule can no longer hold)    |                  v
@@ -130,45 +131,43 @@ trans_collect(List **ended)
 }
 
 /*
- * queued -> running: the most urgent queued task, highest priority first,
- * then oldest.  SKIP LOCKED lets workers claim side by side.  The caller
- * commits the claim before the task runs, so a crash during the task is
- * visible afterwards as a "running" row without a live worker.
+ * The claim of one queued task, of no pool or of the pool $2: highest
+ * priority first, then oldest.  SKIP LOCKED lets workers claim side by side.
  */
-bool
-TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt)
+#define CLAIM_SQL(pool_cond) \
+	"WITH q AS (" \
+	" SELECT run_id, task_name FROM dagsched.task_run " \
+	" WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED) " AND " pool_cond \
+	" ORDER BY priority DESC, queued_at, run_id " \
+	" LIMIT 1 FOR UPDATE SKIP LOCKED) " \
+	"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_RUNNING) ", " \
+	" attempts = t.attempts + 1, " \
+	" started_at = pg_catalog.clock_timestamp(), " \
+	" finished_at = NULL, pid = $1 " \
+	"FROM q, dagsched.dag_run r " \
+	"WHERE t.run_id OPERATOR(pg_catalog.=) q.run_id " \
+	" AND t.task_name OPERATOR(pg_catalog.=) q.task_name " \
+	" AND r.run_id OPERATOR(pg_catalog.=) q.run_id " \
+	"RETURNING t.run_id, t.task_name, t.kind, t.command, t.attempts, " \
+	" (pg_catalog.date_part('epoch', t.timeout) " \
+	"   OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4, " \
+	" t.database::pg_catalog.text, r.dag_name, " \
+	" r.logical_time::pg_catalog.text, r.params::pg_catalog.text, " \
+	" r.owner::pg_catalog.text, t.conninfo, t.autocommit, t.pool"
+
+static SPIPlanPtr plan_claim_pool;
+static SPIPlanPtr plan_pools_waiting;
+static SPIPlanPtr plan_claim_sources;
+static SPIPlanPtr plan_pool_lock;
+static SPIPlanPtr plan_pool_free;
+
+/* Copy the claimed row out of the SPI result. */
+static void
+trans_read_claim(ClaimedTask *task, MemoryContext cxt)
 {
-	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1];
 	bool		isnull;
 	Datum		d;
 	MemoryContext oldcxt;
-
-	values[0] = Int32GetDatum(pid);
-	CatalogPrepare(&plan_claim,
-				   "WITH q AS ("
-				   " SELECT run_id, task_name FROM dagsched.task_run "
-				   " WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
-				   " ORDER BY priority DESC, queued_at, run_id "
-				   " LIMIT 1 FOR UPDATE SKIP LOCKED) "
-				   "UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_RUNNING) ", "
-				   " attempts = t.attempts + 1, "
-				   " started_at = pg_catalog.clock_timestamp(), "
-				   " finished_at = NULL, pid = $1 "
-				   "FROM q, dagsched.dag_run r "
-				   "WHERE t.run_id OPERATOR(pg_catalog.=) q.run_id "
-				   " AND t.task_name OPERATOR(pg_catalog.=) q.task_name "
-				   " AND r.run_id OPERATOR(pg_catalog.=) q.run_id "
-				   "RETURNING t.run_id, t.task_name, t.kind, t.command, t.attempts, "
-				   " (pg_catalog.date_part('epoch', t.timeout) "
-				   "   OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4, "
-				   " t.database::pg_catalog.text, r.dag_name, "
-				   " r.logical_time::pg_catalog.text, r.params::pg_catalog.text, "
-				   " r.owner::pg_catalog.text, t.conninfo, t.autocommit",
-				   1, argtypes);
-	CatalogExecPlan(plan_claim, values, NULL);
-	if (SPI_processed == 0)
-		return false;
 
 	/* SPI calls leave the SPI procedure context current; copy out of it */
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -186,8 +185,151 @@ TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt)
 	task->owner = CatalogText(0, 11);
 	task->conninfo = CatalogText(0, 12);
 	task->autocommit = DatumGetBool(CatalogDatum(0, 13, &isnull));
+	task->pool = CatalogText(0, 14);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/* queued -> running for the most urgent task of no pool */
+static bool
+trans_claim_unpooled(int pid, ClaimedTask *task, MemoryContext cxt)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+
+	values[0] = Int32GetDatum(pid);
+	CatalogPrepare(&plan_claim, CLAIM_SQL("pool IS NULL"), 1, argtypes);
+	CatalogExecPlan(plan_claim, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+	trans_read_claim(task, cxt);
 	return true;
+}
+
+/*
+ * queued -> running for the most urgent task of pool, if the pool has a
+ * free slot.  The pool's row lock makes claimers of one pool take turns:
+ * holding it, this worker counts the running tasks with a snapshot taken
+ * after every earlier claimer of the pool committed, so two workers racing
+ * for the last slot cannot both take it.  A task's end frees its slot
+ * without the lock (a count that misses it is only too cautious).
+ */
+static bool
+trans_claim_pooled(int pid, const char *pool, ClaimedTask *task,
+				   MemoryContext cxt)
+{
+	Oid			argtypes[2] = {INT4OID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+
+	values[0] = Int32GetDatum(pid);
+	values[1] = CStringGetTextDatum(pool);
+	CatalogPrepare(&plan_pool_lock,
+				   "SELECT 1 FROM dagsched.pool "
+				   "WHERE pool_name OPERATOR(pg_catalog.=) $2 FOR NO KEY UPDATE",
+				   2, argtypes);
+	CatalogExecPlan(plan_pool_lock, values, NULL);
+	if (SPI_processed == 0)
+		return false;			/* dropped meanwhile */
+
+	/* a statement of its own: its snapshot is taken after the lock */
+	CatalogPrepare(&plan_pool_free,
+				   "SELECT p.slots OPERATOR(pg_catalog.>) "
+				   " (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.task_run r "
+				   "  WHERE r.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				   "   AND r.pool OPERATOR(pg_catalog.=) p.pool_name) "
+				   "FROM dagsched.pool p WHERE p.pool_name OPERATOR(pg_catalog.=) $2",
+				   2, argtypes);
+	CatalogExecPlan(plan_pool_free, values, NULL);
+	if (SPI_processed == 0 || !DatumGetBool(CatalogDatum(0, 1, &isnull)))
+		return false;
+
+	CatalogPrepare(&plan_claim_pool,
+				   CLAIM_SQL("pool OPERATOR(pg_catalog.=) $2"), 2, argtypes);
+	CatalogExecPlan(plan_claim_pool, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+	trans_read_claim(task, cxt);
+	return true;
+}
+
+/*
+ * Where to look for a task, most urgent first: the best task of no pool
+ * (pool NULL) and the best task of each pool with a free slot.  Costs a
+ * probe per pool and per running pooled task, whatever the size of the runs.
+ */
+static List *
+trans_claim_sources(void)
+{
+	List	   *sources = NIL;
+	uint64		i;
+
+	CatalogPrepare(&plan_claim_sources,
+				   "SELECT s.pool_name FROM ("
+				   " SELECT NULL::pg_catalog.text AS pool_name, u.priority, "
+				   "  u.queued_at, u.run_id "
+				   " FROM (SELECT priority, queued_at, run_id FROM dagsched.task_run "
+				   "  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
+				   "   AND pool IS NULL "
+				   "  ORDER BY priority DESC, queued_at, run_id LIMIT 1) u "
+				   " UNION ALL "
+				   " SELECT p.pool_name, b.priority, b.queued_at, b.run_id "
+				   " FROM dagsched.pool p CROSS JOIN LATERAL ("
+				   "  SELECT priority, queued_at, run_id FROM dagsched.task_run q "
+				   "  WHERE q.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
+				   "   AND q.pool OPERATOR(pg_catalog.=) p.pool_name "
+				   "  ORDER BY priority DESC, queued_at, run_id LIMIT 1) b "
+				   " WHERE p.slots OPERATOR(pg_catalog.>) "
+				   "  (SELECT pg_catalog.count(*) FROM dagsched.task_run r "
+				   "   WHERE r.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				   "    AND r.pool OPERATOR(pg_catalog.=) p.pool_name)) s "
+				   "ORDER BY s.priority DESC, s.queued_at, s.run_id",
+				   0, NULL);
+	CatalogExecPlan(plan_claim_sources, NULL, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *pool = CatalogText(i, 1);
+
+		/* an empty string stands for "no pool" in the list */
+		sources = lappend(sources, pool ? pool : pstrdup(""));
+	}
+	return sources;
+}
+
+/*
+ * queued -> running: the most urgent queued task, highest priority first,
+ * then oldest, among the tasks of no pool and those of pools with a free
+ * slot.  The caller commits the claim before the task runs, so a crash
+ * during the task is visible afterwards as a "running" row without a live
+ * worker.
+ *
+ * Without queued tasks of a pool -- always, for a user of no pools -- the
+ * claim is one probe of an empty index more than a plain queue pop.
+ */
+bool
+TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt)
+{
+	List	   *sources;
+	ListCell   *lc;
+
+	CatalogPrepare(&plan_pools_waiting,
+				   "SELECT 1 FROM dagsched.task_run "
+				   "WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
+				   " AND pool IS NOT NULL LIMIT 1",
+				   0, NULL);
+	CatalogExecPlan(plan_pools_waiting, NULL, NULL);
+	if (SPI_processed == 0)
+		return trans_claim_unpooled(pid, task, cxt);
+
+	sources = trans_claim_sources();
+	foreach(lc, sources)
+	{
+		char	   *pool = lfirst(lc);
+
+		if (pool[0] == '\0' ? trans_claim_unpooled(pid, task, cxt) :
+			trans_claim_pooled(pid, pool, task, cxt))
+			return true;
+	}
+	return false;
 }
 
 /*

@@ -263,6 +263,8 @@ worker_after_task(ClaimedTask *task, const TaskResult *result)
 		DagschedWakeWorkers(result->nqueued - 1);
 	if (result->retry_wait)
 		DagschedWakeScheduler();	/* it sleeps until the earliest retry */
+	if (task->pool != NULL)
+		DagschedWakeWorkers(1);	/* a slot of its pool is free */
 	if (result->may_have_ended_run)
 		pending_finish_run = task->run_id;
 }

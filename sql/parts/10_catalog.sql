@@ -33,6 +33,18 @@ CREATE INDEX dag_upstream_dags_idx ON dagsched.dag USING gin (upstream_dags);
 CREATE INDEX dag_next_run_at_idx ON dagsched.dag (next_run_at)
 	WHERE NOT paused AND next_run_at IS NOT NULL;
 
+/*
+ * Pools (Airflow's): at most "slots" tasks of a pool run at once, across
+ * every DAG and run.  Shared configuration: any role may name a pool in its
+ * tasks; only the pool's owner (or a superuser) changes it.
+ */
+CREATE TABLE dagsched.pool (
+	pool_name		text PRIMARY KEY,
+	slots			integer NOT NULL CHECK (slots > 0),
+	description		text,
+	owner			name NOT NULL DEFAULT CURRENT_USER
+);
+
 CREATE TABLE dagsched.task (
 	dag_name		text NOT NULL
 		REFERENCES dagsched.dag (dag_name) ON DELETE CASCADE ON UPDATE CASCADE,
@@ -49,6 +61,8 @@ CREATE TABLE dagsched.task (
 	conninfo		text,
 	-- statements one by one, each a top-level transaction (src/autocommit.c)
 	autocommit		boolean NOT NULL DEFAULT false,
+	-- at most pool.slots tasks of this pool run at once
+	pool			text REFERENCES dagsched.pool (pool_name) ON UPDATE CASCADE,
 	PRIMARY KEY (dag_name, task_name)
 );
 
@@ -135,12 +149,20 @@ CREATE TABLE dagsched.task_run (
 	autocommit		boolean NOT NULL DEFAULT false,
 	-- what the task handed downstream: set_result(), $DAGSCHED_RESULT_FILE
 	result			jsonb,
+	pool			text,
 	PRIMARY KEY (run_id, task_name)
 );
 
--- workers take the most urgent queued task
+-- workers take the most urgent queued task; tasks of a pool queue apart,
+-- per pool, so that those waiting for a slot are never scanned past
 CREATE INDEX task_run_queue_idx ON dagsched.task_run (priority DESC, queued_at, run_id)
-	WHERE state = 'queued';
+	WHERE state = 'queued' AND pool IS NULL;
+CREATE INDEX task_run_pool_queue_idx
+	ON dagsched.task_run (pool, priority DESC, queued_at, run_id)
+	WHERE state = 'queued' AND pool IS NOT NULL;
+-- a pool's free slots: its running tasks (at most slots rows)
+CREATE INDEX task_run_pool_running_idx ON dagsched.task_run (pool)
+	WHERE state = 'running' AND pool IS NOT NULL;
 -- the scheduler wakes for the earliest retry
 CREATE INDEX task_run_retry_idx ON dagsched.task_run (next_attempt_at)
 	WHERE state = 'retry_wait';
@@ -178,6 +200,7 @@ CREATE TABLE dagsched.task_attempt (
 
 SELECT pg_catalog.pg_extension_config_dump('dagsched.dag', '');
 SELECT pg_catalog.pg_extension_config_dump('dagsched.task', '');
+SELECT pg_catalog.pg_extension_config_dump('dagsched.pool', '');
 -- history is data too: pg_dump keeps it, and run ids go on after a restore
 SELECT pg_catalog.pg_extension_config_dump('dagsched.dag_run', '');
 SELECT pg_catalog.pg_extension_config_dump('dagsched.task_run', '');

@@ -32,3 +32,10 @@ CREATE CONSTRAINT TRIGGER task_graph_check
 	DEFERRABLE INITIALLY DEFERRED
 	FOR EACH ROW EXECUTE FUNCTION dagsched.task_graph_check();
 
+-- a change of a pool's slots takes effect at once: workers look again
+CREATE FUNCTION dagsched.pool_changed() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'dagsched_pool_changed';
+
+CREATE TRIGGER pool_changed
+	AFTER INSERT OR UPDATE OR DELETE ON dagsched.pool
+	FOR EACH STATEMENT EXECUTE FUNCTION dagsched.pool_changed();

@@ -517,5 +517,23 @@ COMMENT ON FUNCTION dagsched.failure_impact(bigint) IS
  * security_invoker, functions SECURITY INVOKER): row-level security shows
  * each role the DAGs it owns and nothing else.
  */
+/*
+ * pool_stats: how full is each pool?  Counted over every DAG and run (the
+ * view reads as its owner, past row-level security): a pool is shared, and
+ * its occupancy says nothing of whose tasks fill it.
+ */
+CREATE VIEW dagsched.pool_stats AS
+SELECT p.pool_name, p.slots,
+	   (SELECT count(*) FROM dagsched.task_run t
+		 WHERE t.state = 'running' AND t.pool = p.pool_name) AS running,
+	   (SELECT count(*) FROM dagsched.task_run t
+		 WHERE t.state = 'queued' AND t.pool = p.pool_name) AS queued,
+	   p.description, p.owner
+  FROM dagsched.pool p;
+
+COMMENT ON VIEW dagsched.pool_stats IS
+'per pool: slots, running (tasks of the pool running now, over every DAG and run), queued (tasks of the pool waiting for a slot or a worker), description, owner. Example: SELECT * FROM dagsched.pool_stats WHERE queued > 0;';
+
+GRANT SELECT ON dagsched.pool_stats TO PUBLIC;
 GRANT SELECT ON dagsched.task_stats, dagsched.dag_stats, dagsched.running
 	TO PUBLIC;

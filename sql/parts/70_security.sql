@@ -54,3 +54,14 @@ GRANT USAGE ON SCHEMA dagsched TO PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dagsched.dag, dagsched.task TO PUBLIC;
 GRANT SELECT ON dagsched.dag_run, dagsched.task_run, dagsched.task_attempt
 	TO PUBLIC;
+
+-- pools are shared: everyone sees and uses them; their owners change them
+ALTER TABLE dagsched.pool ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pool_read ON dagsched.pool FOR SELECT USING (true);
+CREATE POLICY pool_insert ON dagsched.pool FOR INSERT
+	WITH CHECK (dagsched.is_member(owner));
+CREATE POLICY pool_update ON dagsched.pool FOR UPDATE
+	USING (dagsched.is_member(owner)) WITH CHECK (dagsched.is_member(owner));
+CREATE POLICY pool_delete ON dagsched.pool FOR DELETE
+	USING (dagsched.is_member(owner));
+GRANT SELECT, INSERT, UPDATE, DELETE ON dagsched.pool TO PUBLIC;
