@@ -93,6 +93,11 @@ endif
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: a changed struct in src/*.h must
+# rebuild every object (and its LTO bitcode), or a stale object reads the
+# old layout and crashes.
+$(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h)
 else
 # No PGXS yet (postgresql-server-dev-15 missing).  `make demo` and `make test`
 # set the machine up themselves; any other target asks scripts/deps.sh too
