@@ -466,3 +466,7 @@ CREATE POLICY pool_update ON dagsched.pool FOR UPDATE
 CREATE POLICY pool_delete ON dagsched.pool FOR DELETE
 	USING (dagsched.is_member(owner));
 GRANT SELECT, INSERT, UPDATE, DELETE ON dagsched.pool TO PUBLIC;
+
+-- issue 16: conditions
+ALTER TABLE dagsched.task ADD COLUMN condition text;
+ALTER TABLE dagsched.task_run ADD COLUMN condition text;

@@ -151,6 +151,7 @@ catalog_read_task(int row, CatalogTaskDef *t)
 	t->conninfo = CatalogText(row, 11);
 	t->autocommit = DatumGetBool(CatalogDatum(row, 12, &isnull));
 	t->pool = CatalogText(row, 13);
+	t->condition = CatalogText(row, 14);
 
 	deps = DatumGetArrayTypePCopy(CatalogDatum(row, 10, &isnull));
 	deconstruct_array(deps, TEXTOID, -1, false, TYPALIGN_INT,
@@ -193,7 +194,7 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 
 	CatalogExec("SELECT task_name, kind, command, trigger_rule, retries, "
 				"retry_delay, timeout, database::pg_catalog.text, priority, "
-				"depends_on, conninfo, autocommit, pool "
+				"depends_on, conninfo, autocommit, pool, condition "
 				"FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 				"ORDER BY task_name",
 				1, argtypes, values, NULL);
@@ -334,11 +335,12 @@ void
 CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 					  const CatalogNewRun *run)
 {
-	Oid			argtypes[16] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
+	Oid			argtypes[17] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 		INTERVALARRAYOID, INTERVALARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	TEXTARRAYOID, BOOLOID, TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID};
-	Datum		values[16];
+	TEXTARRAYOID, BOOLOID, TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID};
+	Datum		values[17];
 	int			n = Max(def->ntasks, 1);
 	Datum	   *elems = palloc(sizeof(Datum) * n);
 	bool	   *nulls = palloc(sizeof(bool) * n);
@@ -364,24 +366,27 @@ CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 	CATALOG_COLUMN(def, BOOLOID, BoolGetDatum(t->autocommit), false);
 	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->pool),
 				   t->pool == NULL);
+	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->condition),
+				   t->condition == NULL);
 
 	CatalogExec("INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
 				" depends_on, trigger_rule, retries, retry_delay, timeout, "
 				" database, priority, downstream, state, queued_at, conninfo, "
-				" autocommit, pool) "
+				" autocommit, pool, condition) "
 				"SELECT $1, x.n, x.k, x.c, x.d::pg_catalog.text[], x.r, x.re, "
 				" x.rd, x.t, x.db::pg_catalog.name, x.p, x.dn::pg_catalog.text[], "
 				" CASE WHEN $13 AND " CATALOG_READY_AT_START
 				"      THEN " SQL_LIT(TS_QUEUED) " ELSE " SQL_LIT(TS_PENDING) " END, "
 				" CASE WHEN $13 AND " CATALOG_READY_AT_START
-				"      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac, x.pl "
+				"      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac, x.pl, x.co "
 				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
 				" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 				" pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
 				" pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
-				" pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16)) "
-				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac, pl)",
-				16, argtypes, values, NULL);
+				" pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), "
+				" pg_catalog.unnest($17)) "
+				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac, pl, co)",
+				17, argtypes, values, NULL);
 }
 
 /*

@@ -39,6 +39,7 @@ typedef struct CatalogTaskDef
 	char	   *conninfo;		/* NULL = this server */
 	bool		autocommit;
 	char	   *pool;			/* NULL = none */
+	char	   *condition;		/* NULL = none */
 	int			ndeps;
 	const char **deps;
 } CatalogTaskDef;

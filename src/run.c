@@ -105,6 +105,19 @@ RunTaskSucceeded(const ClaimedTask *task, const char *output,
 }
 
 /*
+ * The task's condition did not hold: it ends skipped without running, and
+ * its downstream tasks count a skipped upstream.  Returns how many tasks
+ * became queued.
+ */
+int
+RunTaskSkipped(const ClaimedTask *task, const char *why)
+{
+	ArrayType  *downstream = TaskSkipped(task, why);
+
+	return run_propagate(task->run_id, downstream, TASK_OUTCOME_SKIPPED);
+}
+
+/*
  * Record a failed attempt in its own transaction: wait for a retry if any
  * is left, else fail and propagate downstream.  A task of a cancelled run
  * ends cancelled.  Returns how many tasks became queued (by propagation,

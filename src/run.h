@@ -40,6 +40,7 @@ typedef struct ClaimedTask
 	char	   *conninfo;		/* NULL = this server */
 	bool		autocommit;		/* statements one by one, each committed */
 	char	   *pool;			/* NULL = none */
+	char	   *condition;		/* NULL = none */
 } ClaimedTask;
 
 /* run_create.c: load the definition, build the graph, insert the rows */
@@ -55,6 +56,7 @@ extern int64 RunCreateOrLog(const char *dag_name, TimestampTz logical_time,
 extern bool RunClaimTask(ClaimedTask *task, MemoryContext cxt);
 extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output,
 							 const Jsonb *result);
+extern int	RunTaskSkipped(const ClaimedTask *task, const char *why);
 extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
 						  const char *error, const char *output,
 						  bool *retry_wait);

@@ -36,6 +36,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/prepare.h"
 #include "commands/sequence.h"
@@ -344,6 +345,45 @@ taskexec_abort(MemoryContext cxt)
 }
 
 /*
+ * The task's condition, as its owner with the task's context set: NULL when
+ * the task may run, else why it is skipped.  An error in the query is the
+ * task's failure.  Only the first column of the first row counts; a query
+ * that returns no row counts as NULL.
+ */
+static const char *
+taskexec_condition_skips(const ClaimedTask *task)
+{
+	int			ret;
+	bool		isnull;
+	Datum		d;
+
+	if (task->condition == NULL)
+		return NULL;
+	ret = SPI_execute(task->condition, false, 2);
+	if (ret != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("condition of task \"%s\" is not a query", task->task_name)));
+	if (SPI_tuptable->tupdesc->natts != 1 ||
+		SPI_gettypeid(SPI_tuptable->tupdesc, 1) != BOOLOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("condition of task \"%s\" must return one boolean column",
+						task->task_name)));
+	if (SPI_processed > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("condition of task \"%s\" returned more than one row",
+						task->task_name)));
+	if (SPI_processed == 0)
+		return "skipped: condition returned no row";
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return "skipped: condition is NULL";
+	return DatumGetBool(d) ? NULL : "skipped: condition is false";
+}
+
+/*
  * One try of an in-transaction attempt: run it as its owner, record its
  * success, claim the next task, all in one commit.  Throws on any error.
  */
@@ -355,6 +395,7 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 	TaskIdentity id;
 	char	   *output = NULL;
 	char	   *error = NULL;
+	const char *skip;
 
 	task_timer_fired = false;	/* a timer of an earlier try is no news */
 	ResultsForget();
@@ -364,7 +405,8 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 		runner->check_access(task, &owner);
 
 	taskexec_become_owner(task, &owner, &id);
-	if (!runner->run(task, &owner, &output, &error))
+	skip = taskexec_condition_skips(task);
+	if (skip == NULL && !runner->run(task, &owner, &output, &error))
 		elog(ERROR, "%s", error ? error : "task failed");
 
 	/*
@@ -377,7 +419,10 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 	TaskResetSession();
 	taskexec_restore_identity(&id);
 
-	result->nqueued = RunTaskSucceeded(task, output, ResultsPending());
+	if (skip != NULL)
+		result->nqueued = RunTaskSkipped(task, skip);
+	else
+		result->nqueued = RunTaskSucceeded(task, output, ResultsPending());
 
 	/* take the next task in the same commit */
 	MemoryContextReset(next->cxt);
@@ -465,6 +510,45 @@ taskexec_check_outside(const TaskRunner *runner, const ClaimedTask *task,
 }
 
 /*
+ * The condition of a task run outside any transaction, evaluated in one of
+ * its own; when it does not hold, the task's skip is recorded in the same
+ * transaction.  True when it was skipped.
+ */
+static bool
+taskexec_skipped_outside(const ClaimedTask *task, const TaskOwner *owner,
+						 TaskResult *result)
+{
+	TaskIdentity id;
+	const char *skip;
+
+	if (task->condition == NULL)
+		return false;
+	session_dirty = true;
+	taskexec_begin(task->condition);
+	taskexec_become_owner(task, owner, &id);
+	skip = taskexec_condition_skips(task);
+	AfterTriggerFireDeferred();
+	TaskResetSession();
+	taskexec_restore_identity(&id);
+	if (skip != NULL)
+	{
+		result->nqueued = RunTaskSkipped(task, skip);
+		result->succeeded = true;
+		result->may_have_ended_run = true;
+	}
+	taskexec_commit();
+	return skip != NULL;
+}
+
+static bool
+taskexec_run_outside(const TaskRunner *runner, const ClaimedTask *task,
+					 const TaskOwner *owner, char **output, char **error)
+{
+	pgstat_report_activity(STATE_RUNNING, task->command);
+	return runner->run(task, owner, output, error);
+}
+
+/*
  * An attempt run outside any transaction; its success is recorded after
  * it.  Returns the error text of a failure, NULL on success; *output may
  * be set either way.
@@ -484,8 +568,9 @@ taskexec_outside(const TaskRunner *runner, ClaimedTask *task,
 		char	   *e = NULL;
 
 		taskexec_check_outside(runner, task, &owner);
-		pgstat_report_activity(STATE_RUNNING, task->command);
-		if (runner->run(task, &owner, &o, &e))
+		if (taskexec_skipped_outside(task, &owner, result))
+			;					/* recorded */
+		else if (taskexec_run_outside(runner, task, &owner, &o, &e))
 		{
 			out = o;
 			taskexec_begin(task->command);

@@ -9,7 +9,8 @@
  *	  pending ---------> queued ------> running ------> success
  *	     |   TasksUpstreamEnded  TaskClaimed   TaskSucceeded
  *	     |   TasksEvaluated  (a pool's task: only into a free slot)
- *	     |                                 |
+ *	     |                                 +--TaskSkipped--> skipped
+ *	     |                                 |   (condition false)
  *	     |                                 +--TaskFailed--> retry_wait
  *	     +--> upstream_failed | skipped    |                  | TasksRetryDue
  *	          (rule can no longer hold)    |                  v
@@ -82,6 +83,7 @@
 
 static SPIPlanPtr plan_claim;
 static SPIPlanPtr plan_success;
+static SPIPlanPtr plan_skipped;
 static SPIPlanPtr plan_failed;
 static SPIPlanPtr plan_tally;
 static SPIPlanPtr plan_lock_downstream;
@@ -153,7 +155,7 @@ trans_collect(List **ended)
 	"   OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4, " \
 	" t.database::pg_catalog.text, r.dag_name, " \
 	" r.logical_time::pg_catalog.text, r.params::pg_catalog.text, " \
-	" r.owner::pg_catalog.text, t.conninfo, t.autocommit, t.pool"
+	" r.owner::pg_catalog.text, t.conninfo, t.autocommit, t.pool, t.condition"
 
 static SPIPlanPtr plan_claim_pool;
 static SPIPlanPtr plan_pools_waiting;
@@ -186,6 +188,7 @@ trans_read_claim(ClaimedTask *task, MemoryContext cxt)
 	task->conninfo = CatalogText(0, 12);
 	task->autocommit = DatumGetBool(CatalogDatum(0, 13, &isnull));
 	task->pool = CatalogText(0, 14);
+	task->condition = CatalogText(0, 15);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -390,6 +393,46 @@ TaskSucceeded(const ClaimedTask *task, const char *output,
 	 * declared dead and handed to someone else): roll the task's effects back
 	 * rather than let them land twice.
 	 */
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task \"%s\" of run %lld is no longer claimed by this worker",
+						task->task_name, (long long) task->run_id)));
+	return DatumGetArrayTypePCopy(CatalogDatum(0, 1, &isnull));
+}
+
+/*
+ * running -> skipped: the task's condition did not hold, so it was not run.
+ * Its claim is not counted as an attempt, and no task_attempt row is made.
+ * Returns the task's downstream names; ERROR unless this pid still holds
+ * the claim (as for a success).
+ */
+ArrayType *
+TaskSkipped(const ClaimedTask *task, const char *why)
+{
+	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[4];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(task->run_id);
+	values[1] = CStringGetTextDatum(task->task_name);
+	values[2] = CStringGetTextDatum(why);
+	values[3] = Int32GetDatum(MyProcPid);
+	CatalogPrepare(&plan_skipped,
+				   "WITH lk AS (SELECT 1 FROM dagsched.dag_run "
+				   "  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE) "
+				   "UPDATE dagsched.task_run SET state = " SQL_LIT(TS_SKIPPED) ", "
+				   " finished_at = pg_catalog.clock_timestamp(), error = NULL, "
+				   " output = $3, next_attempt_at = NULL, result = NULL, "
+				   " attempts = attempts OPERATOR(pg_catalog.-) 1 "
+				   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND task_name OPERATOR(pg_catalog.=) $2 "
+				   " AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				   " AND pid OPERATOR(pg_catalog.=) $4 "
+				   " AND EXISTS (SELECT 1 FROM lk) "
+				   "RETURNING downstream",
+				   4, argtypes);
+	CatalogExecPlan(plan_skipped, values, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

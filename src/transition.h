@@ -65,6 +65,9 @@ extern bool TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt);
 extern ArrayType *TaskSucceeded(const ClaimedTask *task, const char *output,
 								const Jsonb *result);
 
+/* running -> skipped (condition false); ERROR unless this pid holds it */
+extern ArrayType *TaskSkipped(const ClaimedTask *task, const char *why);
+
 /* running -> retry_wait | failed | cancelled (run cancelled); false if not */
 extern bool TaskFailed(int64 run_id, const char *task_name, int pid,
 					   const char *error, const char *output,

@@ -991,10 +991,11 @@ val_error_position(const char *command, int pos)
 /*
  * Parse "command" with the raw parser: its grammar only, so nothing runs
  * and no object it names needs to exist yet.  A syntax error becomes an
- * error about the task, with the parser's message and position.
+ * error about the task's column "what", with the parser's message and
+ * position.
  */
 static List *
-val_parse_command(const ValTask *t, const char *command)
+val_parse_sql(const ValTask *t, const char *what, const char *command)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *volatile stmts = NIL;
@@ -1025,12 +1026,18 @@ val_parse_command(const ValTask *t, const char *command)
 
 	ereport(ERROR,
 			(errcode(edata->sqlerrcode),
-			 errmsg("command of task \"%s\" of DAG \"%s\" is not valid SQL: %s",
-					t->task_name, t->dag_name, edata->message),
+			 errmsg("%s of task \"%s\" of DAG \"%s\" is not valid SQL: %s",
+					what, t->task_name, t->dag_name, edata->message),
 			 edata->cursorpos > 0 ?
 			 errdetail("%s", val_error_position(command, edata->cursorpos)) : 0,
 			 errhint("Commands are parsed when a task is written; nothing of them runs until the task does.")));
 	return NIL;					/* keep the compiler quiet */
+}
+
+static List *
+val_parse_command(const ValTask *t, const char *command)
+{
+	return val_parse_sql(t, "command", command);
 }
 
 /* "REINDEX" forms that manage their own transactions, or NULL. */
@@ -1176,6 +1183,41 @@ val_task_check_command(const ValTask *t)
 				 errdetail("It holds only comments or semicolons.")));
 	if (!t->autocommit)
 		val_check_one_transaction(t, command, stmts);
+}
+
+/*
+ * The condition: one query (SELECT, VALUES, WITH ... SELECT), checked by
+ * the raw parser like a command; whether it returns one boolean is known
+ * only when it runs.
+ */
+static void
+val_task_check_condition(const ValTask *t)
+{
+	char	   *condition;
+	List	   *stmts;
+
+	/* a catalog older than this library has no such column */
+	if (SPI_fnumber(t->row.tupdesc, "condition") <= 0)
+		return;
+	condition = val_get_text(t->row.newtup, t->row.tupdesc, "condition");
+	if (condition == NULL)
+		return;
+	if (strlen(condition) > (Size) DagschedMaxCommandSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("condition of task \"%s\" of DAG \"%s\" is too long",
+						t->task_name, t->dag_name),
+				 errdetail("It has %zu bytes; dagsched.max_command_size allows %d.",
+						   strlen(condition), DagschedMaxCommandSize)));
+	stmts = val_parse_sql(t, "condition", condition);
+	if (list_length(stmts) != 1 ||
+		!IsA(linitial_node(RawStmt, stmts)->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("condition of task \"%s\" of DAG \"%s\" must be a single query",
+						t->task_name, t->dag_name),
+				 errdetail("Condition: %s", val_quote(condition)),
+				 errhint("Write one SELECT returning a boolean, such as SELECT dagsched.result('check') = 'true'.")));
 }
 
 /* autocommit is how this server runs SQL; nothing else has it. */
@@ -1412,6 +1454,8 @@ dagsched_task_check(PG_FUNCTION_ARGS)
 		val_task_check_autocommit(&t);
 		val_task_check_command(&t);
 	}
+	if (val_col_changed(&t.row, "condition"))
+		val_task_check_condition(&t);
 	val_task_check_numbers(&t);
 	val_task_check_database(&t);
 	val_task_check_rights(&t);

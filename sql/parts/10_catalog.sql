@@ -63,6 +63,8 @@ CREATE TABLE dagsched.task (
 	autocommit		boolean NOT NULL DEFAULT false,
 	-- at most pool.slots tasks of this pool run at once
 	pool			text REFERENCES dagsched.pool (pool_name) ON UPDATE CASCADE,
+	-- a boolean query run as the owner before the task: false/NULL skips it
+	condition		text,
 	PRIMARY KEY (dag_name, task_name)
 );
 
@@ -150,6 +152,7 @@ CREATE TABLE dagsched.task_run (
 	-- what the task handed downstream: set_result(), $DAGSCHED_RESULT_FILE
 	result			jsonb,
 	pool			text,
+	condition		text,
 	PRIMARY KEY (run_id, task_name)
 );
 
