@@ -37,6 +37,7 @@
 #include "utils/snapmgr.h"
 
 #include "results.h"
+#include "states.h"
 
 PG_FUNCTION_INFO_V1(dagsched_set_result);
 PG_FUNCTION_INFO_V1(dagsched_result);
@@ -53,7 +54,7 @@ typedef struct ResultEntry
 /* The task this worker runs, if any */
 static bool in_task = false;
 static int64 task_run_id;
-static char task_name[NAMEDATALEN * 2 + 1];
+static char task_name[DAGSCHED_MAX_NAME_LEN + 1];
 
 static MemoryContext results_cxt = NULL;
 static List *entries = NIL;		/* of ResultEntry *, oldest first */
