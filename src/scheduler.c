@@ -56,6 +56,8 @@
 #define SCHED_MAX_SLEEP_MS		60000
 /* back-off after an unexpected error, instead of a crash loop */
 #define SCHED_ERROR_SLEEP_MS	5000
+/* out of background worker slots: try again this often (nothing wakes us) */
+#define SCHED_NO_SLOT_RETRY_MS	1000
 /* bound the work of one loop, so the scheduler stays responsive */
 #define SCHED_MAX_DUE_DAGS		100
 #define SCHED_MAX_CATCHUP_RUNS	1000
@@ -66,6 +68,7 @@
 static MemoryContext SchedContext = NULL;
 static BackgroundWorkerHandle **WorkerHandles = NULL;
 static bool launch_failed_logged = false;
+static bool launch_starved = false;	/* the last launch found no free slot */
 static TimestampTz last_purge = 0;
 static bool purge_more = false;
 
@@ -177,6 +180,8 @@ sched_after_loop(const SchedLoopResult *result, long sleep_ms)
 	if (result->woken > 0)
 		DagschedWakeWorkers(result->woken);
 	sched_launch_workers(result->queued);
+	if (launch_starved)
+		sleep_ms = Min(sleep_ms, SCHED_NO_SLOT_RETRY_MS);
 
 	if (purge_more ||
 		TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(),
@@ -367,8 +372,10 @@ advance:
 /*
  * Start workers while queued tasks outnumber idle and starting workers,
  * up to dagsched.max_workers.  Registration does not wait for the worker to
- * start.  Running out of background worker slots is logged once, not
- * retried in a loop: the next event tries again.
+ * start.  Running out of background worker slots is logged once (and its
+ * end once), not retried in a tight loop: a slot freed by another extension
+ * or a parallel query signals nobody, so the caller tries again after
+ * SCHED_NO_SLOT_RETRY_MS while tasks wait.
  */
 static void
 sched_launch_workers(int queued)
@@ -381,6 +388,7 @@ sched_launch_workers(int queued)
 	int			want;
 	int			max_workers = Min(DagschedMaxWorkers, Dagsched->nslots);
 
+	launch_starved = false;
 	DagschedCountWorkers(&attached, &idle);
 	for (i = 0; i < Dagsched->nslots; i++)
 	{
@@ -428,8 +436,12 @@ sched_launch_workers(int queued)
 						(errmsg("dagsched: could not start a task worker: no free background worker slot"),
 						 errhint("Raise max_worker_processes, or lower dagsched.max_workers.")));
 			launch_failed_logged = true;
+			launch_starved = true;
 			return;
 		}
+		if (launch_failed_logged)
+			ereport(LOG,
+					(errmsg("dagsched: a background worker slot is free again; task workers start")));
 		launch_failed_logged = false;
 		WorkerHandles[free_handle] = handle;
 		want--;

@@ -149,6 +149,7 @@ ok( poll("SELECT count(*) = 0 FROM dagsched.dag_run WHERE run_id >= $r1 AND stat
 		't', 20),
 	'the waiting runs succeed once the slot is free (within 20 s; the scheduler sleeps up to 60 s between ticks)');
 note(sprintf('slot freed -> all waiting runs done: %.1f s', time() - $t_free));
+is(count_log(qr/a background worker slot is free again/), 1, 'the end of the shortage is logged once');
 is( psql_ok("SELECT count(*) FROM public.done WHERE run_id >= $r1"),
 	$r_last - $r1 + 1, 'each waiting run ran its task once');
 
