@@ -23,6 +23,8 @@
 #   PROVE_FLAGS         e.g. "--verbose"
 #   SKIP_REGRESS=1 / SKIP_TAP=1   run only one of the two suites
 #   SKIP_INSTALL=1      test what is installed already (no `make install`)
+#   DAGSCHED_TEST_SMALLFS  (set by this script as root) a 48 MB tmpfs owned by
+#                       the test user, for t/043's pg_wal; umounted at exit
 #
 # Exits non-zero when the build or any test fails.
 set -euo pipefail
@@ -117,6 +119,20 @@ if [[ $(id -u) -eq 0 ]]; then
 	for v in CI WERROR PROVE_TESTS PROVE_FLAGS PG_TEST_EXTRA PG_TEST_NOCLEAN; do
 		if [[ -n "${!v:-}" ]]; then user_env+=("$v=${!v}"); fi
 	done
+	# t/043 fills pg_wal: it needs a small filesystem of its own, which only
+	# root can mount (tmpfs); without it the test skips
+	smallfs=
+	if [[ $run_tap -eq 1 ]]; then
+		smallfs=$(mktemp -d /tmp/dagsched-smallfs.XXXXXX)
+		if mount -t tmpfs -o "size=48m,mode=0700,uid=$(id -u "$test_user"),gid=$(id -g "$test_user")" \
+			dagsched-smallfs "$smallfs" 2>/dev/null; then
+			user_env+=(DAGSCHED_TEST_SMALLFS="$smallfs")
+		else
+			echo "note: could not mount a small tmpfs: t/043 (pg_wal disk full) will skip"
+			rmdir "$smallfs"
+			smallfs=
+		fi
+	fi
 	as_user() {
 		(cd "$workdir" && runuser -u "$test_user" -- env "${user_env[@]}" \
 			bash -c 'cd "$1" && shift && exec "$@"' bash "$workdir" "$@")
@@ -146,6 +162,10 @@ cleanup() {
 				>/dev/null 2>&1 || true
 		fi
 		rm -rf "$workdir"
+	fi
+	if [[ -n "${smallfs:-}" ]]; then
+		umount "$smallfs" 2>/dev/null || umount -l "$smallfs" || true
+		rmdir "$smallfs" 2>/dev/null || true
 	fi
 }
 trap cleanup EXIT
