@@ -488,9 +488,11 @@ taskexec_in_xact(const TaskRunner *runner, ClaimedTask *task,
 			 edata->sqlerrcode != ERRCODE_T_R_SERIALIZATION_FAILURE) ||
 			++tries >= TASKEXEC_TRANSIENT_TRIES)
 			return error;
+		/* the deadlock report's per-process statements: who, doing what */
 		ereport(LOG,
 				(errmsg("dagsched: task \"%s\" of run %lld rolled back (%s), running it again",
-						task->task_name, (long long) task->run_id, error)));
+						task->task_name, (long long) task->run_id, error),
+				 edata->detail_log ? errdetail_log("%s", edata->detail_log) : 0));
 	}
 }
 
