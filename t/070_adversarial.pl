@@ -331,8 +331,14 @@ my @unhandled = grep { !/rolled back \((?:40P01|40001): /
 is(scalar(@unhandled), 0,
 	"no deadlock or serialization failure reached a client or failed a task");
 diag "server log: $_" for @unhandled;
-note sprintf("conflicts a worker resolved by rerunning the attempt: %d",
-	scalar(grep { /rolled back \((?:40P01|40001): / } @conflicts));
+# The load's task SQL (SELECT 1, pg_sleep) takes no lock: any deadlock in it
+# is between dagsched's own statements, a lock-order defect, not something
+# to rerun away.  (Two sibling workers used to deadlock here about once in
+# 3,000 runs: one claiming its next task while holding the tally lock on
+# the downstream task they share, the other waiting for that lock.)
+my @reruns = grep { /rolled back \((?:40P01|40001): / } @conflicts;
+is(scalar(@reruns), 0, 'no attempt was rerun for a deadlock or serialization failure');
+diag "server log: $_" for @reruns;
 is( sql("SELECT count(*) FROM dagsched.task_attempt a JOIN dagsched.dag_run r USING (run_id)"
 	  . " WHERE r.dag_name = 'load5' AND a.state <> 'success'"),
 	'0', 'no load5 attempt failed');
