@@ -118,6 +118,46 @@ RunTaskSkipped(const ClaimedTask *task, const char *why)
 }
 
 /*
+ * RunTaskSucceeded (or, when skip says why its condition did not hold,
+ * RunTaskSkipped) with the worker's next claim in the same transaction, in
+ * the one order that cannot deadlock.  Tallying the task in its downstream
+ * rows locks them; a downstream row left pending (a sibling upstream still
+ * runs) is what that sibling's worker will wait for when it ends.  The
+ * general claim may in turn wait for that worker (see TaskClaimed): taken
+ * with the tally locks held, the two waited for each other.  So: record the
+ * success, claim the most urgent queued task, then tally; only when the
+ * claim found nothing, take one of the tasks the tally queued, which are
+ * locked by this transaction already.  *claimed_queued says whether the
+ * claimed task is one of those; nothing is claimed unless may_claim (a
+ * surplus worker exits instead).  Returns how many tasks became queued.
+ */
+int
+RunTaskEndedAndClaim(const ClaimedTask *task, const char *skip,
+					 const char *output, const Jsonb *result, bool may_claim,
+					 ClaimedTask *next, MemoryContext cxt, bool *claimed,
+					 bool *claimed_queued)
+{
+	ArrayType  *downstream;
+	int			nqueued;
+
+	if (skip != NULL)
+		downstream = TaskSkipped(task, skip);
+	else
+		downstream = TaskSucceeded(task, output, result);
+
+	*claimed = may_claim && TaskClaimed(MyProcPid, next, cxt);
+	*claimed_queued = false;
+	nqueued = run_propagate(task->run_id, downstream,
+							skip != NULL ? TASK_OUTCOME_SKIPPED :
+							TASK_OUTCOME_SUCCESS);
+	if (may_claim && !*claimed && nqueued > 0)
+		*claimed = *claimed_queued =
+			TaskClaimedQueuedByUs(MyProcPid, task->run_id, downstream,
+								  next, cxt);
+	return nqueued;
+}
+
+/*
  * Record a failed attempt in its own transaction: wait for a retry if any
  * is left, else fail and propagate downstream.  A task of a cancelled run
  * ends cancelled.  Returns how many tasks became queued (by propagation,

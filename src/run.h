@@ -57,6 +57,11 @@ extern bool RunClaimTask(ClaimedTask *task, MemoryContext cxt);
 extern int	RunTaskSucceeded(const ClaimedTask *task, const char *output,
 							 const Jsonb *result);
 extern int	RunTaskSkipped(const ClaimedTask *task, const char *why);
+extern int	RunTaskEndedAndClaim(const ClaimedTask *task, const char *skip,
+								 const char *output, const Jsonb *result,
+								 bool may_claim, ClaimedTask *next,
+								 MemoryContext cxt, bool *claimed,
+								 bool *claimed_queued);
 extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
 						  const char *error, const char *output,
 						  bool *retry_wait);

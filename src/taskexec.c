@@ -396,6 +396,7 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 	char	   *output = NULL;
 	char	   *error = NULL;
 	const char *skip;
+	bool		claimed_queued;
 
 	task_timer_fired = false;	/* a timer of an earlier try is no news */
 	ResultsForget();
@@ -419,15 +420,14 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 	TaskResetSession();
 	taskexec_restore_identity(&id);
 
-	if (skip != NULL)
-		result->nqueued = RunTaskSkipped(task, skip);
-	else
-		result->nqueued = RunTaskSucceeded(task, output, ResultsPending());
-
 	/* take the next task in the same commit */
 	MemoryContextReset(next->cxt);
-	next->claimed = DagschedWorkerMayClaim() &&
-		RunClaimTask(next->task, next->cxt);
+	result->nqueued = RunTaskEndedAndClaim(task, skip, output,
+										   ResultsPending(),
+										   DagschedWorkerMayClaim(),
+										   next->task, next->cxt,
+										   &next->claimed, &claimed_queued);
+	result->claimed_other = next->claimed && !claimed_queued;
 	if (next->claimed)
 		DagschedWorkerSetNext(next->task->run_id, next->task->task_name);
 
@@ -478,6 +478,7 @@ taskexec_in_xact(const TaskRunner *runner, ClaimedTask *task,
 
 		/* the reset, if done, rolled back too; so did the claim */
 		session_dirty = true;
+		result->claimed_other = false;
 		if (next->claimed)
 		{
 			next->claimed = false;

@@ -84,6 +84,7 @@ typedef struct TaskResult
 {
 	bool		succeeded;
 	int			nqueued;		/* tasks its end queued */
+	bool		claimed_other;	/* the same commit claimed none of them */
 	bool		may_have_ended_run; /* check the run's end after commit */
 	bool		retry_wait;		/* it waits for a retry */
 } TaskResult;

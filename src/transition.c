@@ -44,6 +44,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -142,6 +143,10 @@ trans_collect(List **ended)
 	" WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED) " AND " pool_cond \
 	" ORDER BY priority DESC, queued_at, run_id " \
 	" LIMIT 1 FOR UPDATE SKIP LOCKED) " \
+	CLAIM_UPDATE_SQL
+
+/* the claim's UPDATE of the row q names, joined with its run r */
+#define CLAIM_UPDATE_SQL \
 	"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_RUNNING) ", " \
 	" attempts = t.attempts + 1, " \
 	" started_at = pg_catalog.clock_timestamp(), " \
@@ -158,6 +163,7 @@ trans_collect(List **ended)
 	" r.owner::pg_catalog.text, t.conninfo, t.autocommit, t.pool, t.condition"
 
 static SPIPlanPtr plan_claim_pool;
+static SPIPlanPtr plan_claim_ours;
 static SPIPlanPtr plan_pools_waiting;
 static SPIPlanPtr plan_claim_sources;
 static SPIPlanPtr plan_pool_lock;
@@ -307,6 +313,12 @@ trans_claim_sources(void)
  *
  * Without queued tasks of a pool -- always, for a user of no pools -- the
  * claim is one probe of an empty index more than a plain queue pop.
+ *
+ * SKIP LOCKED does not skip everything: a row whose claim committed after
+ * the claim's snapshot is followed to its newest version, and if that
+ * claimer is already updating it again (ending the task), the claim waits
+ * for it.  So a caller must not hold a lock such a worker may wait for --
+ * see TaskClaimedQueuedByUs.
  */
 bool
 TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt)
@@ -333,6 +345,48 @@ TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * queued -> running for one of "names" (tasks of run_id, of no pool) that
+ * this very transaction queued: rows whose newest version is ours, so the
+ * claim waits for nobody, whatever locks the caller holds.  Most urgent
+ * first.  Pooled tasks are left to TaskClaimed, which checks their pool.
+ */
+bool
+TaskClaimedQueuedByUs(int pid, int64 run_id, ArrayType *names,
+					  ClaimedTask *task, MemoryContext cxt)
+{
+	Oid			argtypes[4] = {INT4OID, INT8OID, TEXTARRAYOID, XIDOID};
+	Datum		values[4];
+	TransactionId xid = GetCurrentTransactionIdIfAny();
+
+	if (!TransactionIdIsValid(xid))
+		return false;
+	values[0] = Int32GetDatum(pid);
+	values[1] = Int64GetDatum(run_id);
+	values[2] = PointerGetDatum(names);
+	values[3] = TransactionIdGetDatum(xid);
+	/* one primary-key probe per name, not a scan of the run's tasks */
+	CatalogPrepare(&plan_claim_ours,
+				   "WITH q AS ("
+				   " SELECT t.run_id, t.task_name "
+				   " FROM pg_catalog.unnest($3) AS n(name) "
+				   " JOIN dagsched.task_run t "
+				   "  ON t.run_id OPERATOR(pg_catalog.=) $2 "
+				   "  AND t.task_name OPERATOR(pg_catalog.=) n.name "
+				   " WHERE t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
+				   "  AND t.pool IS NULL "
+				   "  AND t.xmin OPERATOR(pg_catalog.=) $4 "
+				   " ORDER BY t.priority DESC, t.task_name "
+				   " LIMIT 1 FOR UPDATE OF t) "
+				   CLAIM_UPDATE_SQL,
+				   4, argtypes);
+	CatalogExecPlan(plan_claim_ours, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+	trans_read_claim(task, cxt);
+	return true;
 }
 
 /*

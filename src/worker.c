@@ -254,13 +254,16 @@ worker_claim(ClaimedTask *task, bool from_next)
 
 /*
  * Wake workers for the tasks the attempt's end queued (this worker takes
- * one itself), the scheduler for a retry, and look at the run's end next.
+ * one itself, unless it claimed another already), the scheduler for a
+ * retry, and look at the run's end next.
  */
 static void
 worker_after_task(ClaimedTask *task, const TaskResult *result)
 {
-	if (result->nqueued > 1)
-		DagschedWakeWorkers(result->nqueued - 1);
+	int			wake = result->nqueued - (result->claimed_other ? 0 : 1);
+
+	if (wake > 0)
+		DagschedWakeWorkers(wake);
 	if (result->retry_wait)
 		DagschedWakeScheduler();	/* it sleeps until the earliest retry */
 	if (task->pool != NULL)
