@@ -58,6 +58,24 @@ sub count_log
 	return scalar grep { /$re/ } split /\n/, slurp_file($node->logfile);
 }
 
+# the shortage and its end alternate in the log: how many times one of them
+# follows itself
+sub repeated_logs
+{
+	my $last = '';
+	my $repeats = 0;
+	for my $line (split /\n/, slurp_file($node->logfile))
+	{
+		my $kind =
+			$line =~ /could not start a task worker: no free background worker slot/ ? 'short'
+		  : $line =~ /a background worker slot is free again/ ? 'end'
+		  :                                                      next;
+		$repeats++ if $kind eq $last;
+		$last = $kind;
+	}
+	return $repeats;
+}
+
 # ERROR or FATAL lines a process logged
 sub errors_of
 {
@@ -115,7 +133,6 @@ ok(poll("SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'paralle
   or diag("parallel query: $hog_out $hog_err");
 
 my $msg = qr/could not start a task worker: no free background worker slot/;
-my $logged_before = count_log($msg);
 my $r1 = psql_ok("SELECT dagsched.trigger('m')");
 my $r2 = psql_ok("SELECT dagsched.trigger('m')");
 ok(poll("SELECT count(*) = 2 FROM dagsched.task_run WHERE run_id IN ($r1, $r2) AND state = 'queued'"),
@@ -137,7 +154,10 @@ note(sprintf('scheduler used %.2f s of CPU in %.1f s without a slot', $cpu, $wal
 ok($cpu < $wall / 2, 'the scheduler does not spin while no slot is free');
 is( psql_ok("SELECT count(*) FROM dagsched.task_run WHERE run_id >= $r1 AND state <> 'queued'"),
 	'0', 'no task started without a slot');
-is(count_log($msg) - $logged_before, 1, 'the missing slot is logged once');
+# (a shortage may begin earlier: the scheduler may want a second worker
+# while the first holds the free slot; either way, once per shortage)
+ok(count_log($msg) >= 1, 'the missing slot is logged');
+is(repeated_logs(), 0, 'logged once per shortage: never twice before it ends');
 is(count_log(qr/(ERROR|FATAL):/), 0, 'no error in the log');
 is($hog->pumpable ? 'running' : 'ended', 'running', 'the parallel query still holds the slot');
 
@@ -149,7 +169,8 @@ ok( poll("SELECT count(*) = 0 FROM dagsched.dag_run WHERE run_id >= $r1 AND stat
 		't', 20),
 	'the waiting runs succeed once the slot is free (within 20 s; the scheduler sleeps up to 60 s between ticks)');
 note(sprintf('slot freed -> all waiting runs done: %.1f s', time() - $t_free));
-is(count_log(qr/a background worker slot is free again/), 1, 'the end of the shortage is logged once');
+ok(count_log(qr/a background worker slot is free again/) >= 1, 'the end of the shortage is logged');
+is(repeated_logs(), 0, 'each end of a shortage is logged once');
 is( psql_ok("SELECT count(*) FROM public.done WHERE run_id >= $r1"),
 	$r_last - $r1 + 1, 'each waiting run ran its task once');
 
