@@ -470,3 +470,15 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON dagsched.pool TO PUBLIC;
 -- issue 16: conditions
 ALTER TABLE dagsched.task ADD COLUMN condition text;
 ALTER TABLE dagsched.task_run ADD COLUMN condition text;
+-- issue 13: deleting a running run stops its tasks (sql/parts/40_runs.sql)
+/*
+ * Deleting a running run (deleting its DAG cascades to it) stops its tasks
+ * when the deletion commits.
+ */
+CREATE FUNCTION dagsched.run_deleted() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'dagsched_run_deleted';
+
+CREATE TRIGGER run_deleted
+	AFTER DELETE ON dagsched.dag_run
+	FOR EACH ROW WHEN (OLD.state OPERATOR(pg_catalog.=) 'running')
+	EXECUTE FUNCTION dagsched.run_deleted();

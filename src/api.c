@@ -22,8 +22,12 @@
 
 #include <signal.h>
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -58,6 +62,9 @@ PG_FUNCTION_INFO_V1(dagsched_cancel);
 PG_FUNCTION_INFO_V1(dagsched_retry);
 PG_FUNCTION_INFO_V1(dagsched_backfill);
 PG_FUNCTION_INFO_V1(dagsched_rule_state);
+PG_FUNCTION_INFO_V1(dagsched_run_deleted);
+
+static object_access_hook_type prev_object_access_hook = NULL;
 
 static void
 api_warn_if_not_preloaded(void)
@@ -525,4 +532,59 @@ dagsched_rule_state(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown trigger rule \"%s\"", rule)));
 	PG_RETURN_TEXT_P(cstring_to_text(DagRuleOutcomeState(DagEvaluateRule(rule, &tally))));
+}
+
+/*
+ * AFTER DELETE FOR EACH ROW on dagsched.dag_run, for runs that were running
+ * (deleting their DAG cascades here): their tasks stop when the deletion
+ * commits, instead of running to their end and being rolled back then.
+ */
+Datum
+dagsched_run_deleted(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	bool		isnull;
+	Datum		d;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		elog(ERROR, "dagsched_run_deleted: must be fired AFTER DELETE FOR EACH ROW");
+
+	d = heap_getattr(trigdata->tg_trigtuple,
+					 SPI_fnumber(RelationGetDescr(trigdata->tg_relation), "run_id"),
+					 RelationGetDescr(trigdata->tg_relation), &isnull);
+	if (!isnull)
+		AtCommitCancelRun(DatumGetInt64(d));
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * DROP EXTENSION dagsched (or DROP SCHEMA dagsched CASCADE) drops the tables
+ * without a row trigger firing: every running task is stopped when the drop
+ * commits.
+ */
+static void
+api_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				  int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP && classId == ExtensionRelationId &&
+		DagschedShmemReady())
+	{
+		char	   *name = get_extension_name(objectId);
+
+		if (name != NULL && strcmp(name, "dagsched") == 0)
+			AtCommitStopAllTasks();
+	}
+}
+
+/* Called from _PG_init while preloading. */
+void
+DagschedInstallDropHook(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = api_object_access;
 }

@@ -34,6 +34,7 @@ static int64 *commit_cancel_runs = NULL;
 static int	commit_ncancel = 0;
 static int	commit_cancel_cap = 0;
 static int64 created_run = 0;	/* run created by this transaction */
+static bool commit_stop_all = false;	/* the extension is being dropped */
 
 static void
 atcommit_callback(XactEvent event, void *arg)
@@ -46,6 +47,8 @@ atcommit_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 			for (i = 0; i < commit_ncancel; i++)
 				DagschedSignalRun(commit_cancel_runs[i], SIGINT);
+			if (commit_stop_all)
+				DagschedSignalAllTasks(SIGINT);
 			if (commit_ncancel > 0)
 				DagschedBroadcastRunFinished();
 			if (commit_wake_workers > 0)
@@ -60,6 +63,7 @@ atcommit_callback(XactEvent event, void *arg)
 			commit_wake_workers = 0;
 			commit_ncancel = 0;
 			created_run = 0;
+			commit_stop_all = false;
 			break;
 		default:
 			break;
@@ -108,6 +112,14 @@ AtCommitCancelRun(int64 run_id)
 		commit_cancel_cap = newcap;
 	}
 	commit_cancel_runs[commit_ncancel++] = run_id;
+}
+
+/* Every running task gets SIGINT at commit: the catalog is being dropped. */
+void
+AtCommitStopAllTasks(void)
+{
+	atcommit_register();
+	commit_stop_all = true;
 }
 
 /* wait() refuses a run its own transaction created: no worker can see it */

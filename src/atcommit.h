@@ -17,6 +17,7 @@
 extern void AtCommitWakeWorkers(int n);
 extern void AtCommitWakeScheduler(void);
 extern void AtCommitCancelRun(int64 run_id);
+extern void AtCommitStopAllTasks(void);
 extern void AtCommitNoteRunCreated(int64 run_id);
 extern bool RunCreatedInThisTransaction(int64 run_id);
 

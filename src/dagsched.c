@@ -124,6 +124,7 @@ _PG_init(void)
 
 	DagschedPreloaded = true;
 	DagschedShmemInit();
+	DagschedInstallDropHook();
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |

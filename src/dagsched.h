@@ -60,6 +60,8 @@ extern char *DagschedCtxAttempt;
 extern bool DagschedPreloaded;
 
 /* Background worker entry points (scheduler.c, worker.c) */
+extern void DagschedInstallDropHook(void);
+
 extern PGDLLEXPORT void DagschedSchedulerMain(Datum main_arg);
 extern PGDLLEXPORT void DagschedWorkerMain(Datum main_arg);
 

@@ -417,6 +417,33 @@ DagschedSignalRun(int64 run_id, int signo)
 	return n;
 }
 
+/*
+ * Send signo to every worker running a task, whatever its run: the catalog
+ * they would record the outcome in is being dropped.  Returns how many.
+ */
+int
+DagschedSignalAllTasks(int signo)
+{
+	int			i;
+	int			n = 0;
+
+	if (!Dagsched)
+		return 0;
+	LWLockAcquire(Dagsched->lock, LW_SHARED);
+	for (i = 0; i < Dagsched->nslots; i++)
+	{
+		DagschedWorkerSlot *slot = &Dagsched->slots[i];
+
+		if (slot->pid != 0 && (slot->run_id != 0 || slot->next_run_id != 0))
+		{
+			if (kill(slot->pid, signo) == 0)
+				n++;
+		}
+	}
+	LWLockRelease(Dagsched->lock);
+	return n;
+}
+
 void
 DagschedBroadcastRunFinished(void)
 {

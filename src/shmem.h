@@ -72,6 +72,7 @@ extern bool DagschedPidIsAttached(pid_t pid);
 extern bool DagschedTaskIsRunning(int64 run_id, const char *task_name,
 								  pid_t pid);
 extern int	DagschedSignalRun(int64 run_id, int signo);
+extern int	DagschedSignalAllTasks(int signo);
 extern void DagschedBroadcastRunFinished(void);
 
 #endif							/* DAGSCHED_SHMEM_H */

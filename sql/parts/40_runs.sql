@@ -62,3 +62,15 @@ AS 'MODULE_PATHNAME', 'dagsched_backfill';
 
 COMMENT ON FUNCTION dagsched.backfill(text, timestamptz, timestamptz) IS
 'create one run per schedule tick in [from, to) (trigger ''backfill''); ticks that already have a run are skipped; returns the new run_ids';
+
+/*
+ * Deleting a running run (deleting its DAG cascades to it) stops its tasks
+ * when the deletion commits.
+ */
+CREATE FUNCTION dagsched.run_deleted() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'dagsched_run_deleted';
+
+CREATE TRIGGER run_deleted
+	AFTER DELETE ON dagsched.dag_run
+	FOR EACH ROW WHEN (OLD.state OPERATOR(pg_catalog.=) 'running')
+	EXECUTE FUNCTION dagsched.run_deleted();
