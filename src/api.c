@@ -60,6 +60,8 @@ PG_FUNCTION_INFO_V1(dagsched_trigger);
 PG_FUNCTION_INFO_V1(dagsched_wait);
 PG_FUNCTION_INFO_V1(dagsched_cancel);
 PG_FUNCTION_INFO_V1(dagsched_retry);
+PG_FUNCTION_INFO_V1(dagsched_retry_task);
+PG_FUNCTION_INFO_V1(dagsched_mark);
 PG_FUNCTION_INFO_V1(dagsched_backfill);
 PG_FUNCTION_INFO_V1(dagsched_rule_state);
 PG_FUNCTION_INFO_V1(dagsched_run_deleted);
@@ -378,7 +380,7 @@ dagsched_cancel(PG_FUNCTION_ARGS)
 	SPI_finish();
 	AtCommitWakeWorkers(nqueued);
 
-	/* the run ends now for wait(); running tasks are interrupted at commit */
+	/* running tasks are interrupted at commit; the run ends once they stop */
 	AtCommitCancelRun(run_id);
 	PG_RETURN_VOID();
 }
@@ -404,6 +406,65 @@ dagsched_retry(PG_FUNCTION_ARGS)
 
 	AtCommitWakeWorkers(nqueued);
 	PG_RETURN_INT32(nreset);
+}
+
+/*
+ * retry(run_id bigint, task_name text, downstream boolean DEFAULT true)
+ * returns int
+ */
+Datum
+dagsched_retry_task(PG_FUNCTION_ARGS)
+{
+	int64		run_id = PG_GETARG_INT64(0);
+	char	   *task_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bool		downstream = PG_GETARG_BOOL(2);
+	int			nreset;
+	int			nqueued;
+	Oid			save_userid;
+	int			save_sec;
+
+	SPI_connect();
+	api_check_run_visible(run_id);
+	api_become_superuser(&save_userid, &save_sec);
+	nreset = RunClearTask(run_id, task_name, downstream, &nqueued);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+
+	AtCommitWakeWorkers(nqueued);
+	PG_RETURN_INT32(nreset);
+}
+
+/*
+ * mark(run_id bigint, task_name text, state text) returns void
+ */
+Datum
+dagsched_mark(PG_FUNCTION_ARGS)
+{
+	int64		run_id = PG_GETARG_INT64(0);
+	char	   *task_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *state = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *who = GetUserNameFromId(GetUserId(), false);
+	int			nqueued;
+	Oid			save_userid;
+	int			save_sec;
+
+	if (strcmp(state, TS_SUCCESS) != 0 && strcmp(state, TS_FAILED) != 0 &&
+		strcmp(state, TS_SKIPPED) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid state \"%s\" for dagsched.mark()",
+						DagschedQuote(state)),
+				 errhint("A task can be marked success, failed or skipped.")));
+
+	SPI_connect();
+	api_check_run_visible(run_id);
+	api_become_superuser(&save_userid, &save_sec);
+	nqueued = RunMarkTask(run_id, task_name, state, who);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+
+	AtCommitWakeWorkers(nqueued);
+	PG_RETURN_VOID();
 }
 
 /* at most this many runs per backfill() call: a typo must not flood */

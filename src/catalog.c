@@ -246,13 +246,23 @@ CatalogInsertRun(const CatalogDagDef *def, const CatalogNewRun *run)
 	values[6] = def->deadline;
 	if (def->deadline_null)
 		nulls[6] = 'n';
+
+	/*
+	 * A tick that has its run already produces no row, so that no run id is
+	 * drawn from the sequence for it (ON CONFLICT would draw one first).
+	 */
 	CatalogExec("INSERT INTO dagsched.dag_run AS r "
 				"(dag_name, logical_time, trigger, params, state, owner, started_at, "
 				" deadline_at) "
-				"VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.name, "
+				"SELECT $1, $2, $3, $4, $5, $6::pg_catalog.name, "
 				" CASE WHEN $5 OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
 				"      THEN pg_catalog.clock_timestamp() END, "
-				" $2 OPERATOR(pg_catalog.+) $7) "
+				" $2 OPERATOR(pg_catalog.+) $7 "
+				"WHERE NOT ($3 OPERATOR(pg_catalog.=) ANY ('{schedule,catchup,backfill}'::pg_catalog.text[]) "
+				" AND EXISTS (SELECT 1 FROM dagsched.dag_run x "
+				"  WHERE x.dag_name OPERATOR(pg_catalog.=) $1 "
+				"   AND x.logical_time OPERATOR(pg_catalog.=) $2 "
+				"   AND x.trigger OPERATOR(pg_catalog.=) ANY ('{schedule,catchup,backfill}'::pg_catalog.text[]))) "
 				"ON CONFLICT (dag_name, logical_time) "
 				"  WHERE trigger IN ('schedule', 'catchup', 'backfill') DO NOTHING "
 				"RETURNING run_id",

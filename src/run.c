@@ -440,47 +440,24 @@ RunRecoverOrphans(bool server_restarted, int *nrecovered)
 }
 
 /*
- * Cancel a run: tasks not started become cancelled, the run ends
- * cancelled.  Running tasks are interrupted by the caller after commit.
- * Returns the number of tasks still running.
+ * The run's state, its row locked (FOR NO KEY UPDATE) after its DAG's row.
+ * A run still "running" although none of its tasks is active has in fact
+ * ended: its last task's worker has committed and is about to say so.  It
+ * is ended here and now, so that cancel(), retry() and mark() see the run
+ * as it is, not in that window.  ERROR if the run does not exist.
  */
-int
-RunCancel(int64 run_id, int *nqueued)
-{
-	char	   *state;
-	char	   *dag_name;
-	int			nrunning;
-
-	*nqueued = 0;
-	CatalogLockDagOfRun(run_id);
-	if (!RunCancelled(run_id, &dag_name, &state))
-	{
-		ereport(NOTICE,
-				(errmsg("run %lld has already ended with state \"%s\"",
-						(long long) run_id, state)));
-		return 0;
-	}
-	CatalogNotify(run_id, dag_name, NULL, RS_CANCELLED);
-	nrunning = TasksCancelled(run_id);
-
-	/* a slot of max_active_runs is free now */
-	*nqueued = RunPromoteQueued(dag_name);
-	return nrunning;
-}
-
-/*
- * The run's state, locked, for retry(): ERROR if it does not exist or is
- * still in flight.
- */
-static void
-run_check_resumable(int64 run_id)
+static char *
+run_lock_state(int64 run_id, bool *cancel_requested, int *nqueued)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
+	bool		isnull;
 	char	   *state;
 
+	*nqueued = 0;
+	CatalogLockDagOfRun(run_id);
 	values[0] = Int64GetDatum(run_id);
-	CatalogExec("SELECT state FROM dagsched.dag_run "
+	CatalogExec("SELECT state, cancel_requested FROM dagsched.dag_run "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 				1, argtypes, values, NULL);
 	if (SPI_processed == 0)
@@ -488,13 +465,99 @@ run_check_resumable(int64 run_id)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("run %lld does not exist", (long long) run_id)));
 	state = CatalogText(0, 1);
-	if (strcmp(state, RS_QUEUED) == 0 || strcmp(state, RS_RUNNING) == 0 ||
-		strcmp(state, RS_SCHEDULED) == 0)
+	*cancel_requested = DatumGetBool(CatalogDatum(0, 2, &isnull));
+	if (strcmp(state, RS_RUNNING) == 0 && !run_has_active_task(run_id) &&
+		RunFinishIfDone(run_id, nqueued))
+	{
+		CatalogExec("SELECT state FROM dagsched.dag_run "
+					"WHERE run_id OPERATOR(pg_catalog.=) $1",
+					1, argtypes, values, NULL);
+		state = CatalogText(0, 1);
+	}
+	return state;
+}
+
+static bool
+run_is_active(const char *state)
+{
+	return strcmp(state, RS_QUEUED) == 0 || strcmp(state, RS_RUNNING) == 0 ||
+		strcmp(state, RS_SCHEDULED) == 0;
+}
+
+/*
+ * Cancel a run: tasks not started become cancelled at once.  Without a
+ * running task the run ends cancelled now; otherwise it stays running, with
+ * cancel_requested, until the caller's signal (after commit) has stopped
+ * its running tasks: wait() reports it cancelled only when every task has
+ * stopped.  A run that has ended is left as it is, and cancel() says so.
+ * Returns the number of tasks still running.
+ */
+int
+RunCancel(int64 run_id, int *nqueued)
+{
+	char	   *state;
+	char	   *dag_name;
+	bool		requested;
+	int			nrunning;
+
+	state = run_lock_state(run_id, &requested, nqueued);
+	if (!run_is_active(state))
+	{
+		ereport(NOTICE,
+				(errmsg("run %lld has already ended with state \"%s\"",
+						(long long) run_id, state)));
+		return 0;
+	}
+
+	nrunning = TasksCancelled(run_id);
+	if (nrunning > 0 && RunCancelRequested(run_id, &dag_name))
+	{
+		if (requested)
+			ereport(NOTICE,
+					(errmsg("run %lld is being cancelled: %d of its tasks still run",
+							(long long) run_id, nrunning)));
+		return nrunning;
+	}
+
+	if (!RunCancelled(run_id, &dag_name, &state))
+		return 0;
+	CatalogNotify(run_id, dag_name, NULL, RS_CANCELLED);
+	/* a slot of max_active_runs is free now */
+	*nqueued += RunPromoteQueued(dag_name);
+	return 0;
+}
+
+/* ERROR unless the run (state from run_lock_state) has ended */
+static void
+run_check_resumable(int64 run_id, const char *state)
+{
+	if (run_is_active(state))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run %lld is still %s", (long long) run_id, state),
 				 errdetail("Only a run that has ended can be resumed."),
 				 errhint("Wait for it with dagsched.wait(), or stop it with dagsched.cancel().")));
+}
+
+/* ERROR unless the run has a task of that name */
+static void
+run_check_task(int64 run_id, const char *task_name)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(task_name);
+	CatalogExec("SELECT 1 FROM dagsched.task_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND task_name OPERATOR(pg_catalog.=) $2",
+				2, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("run %lld has no task \"%s\"", (long long) run_id,
+						task_name),
+				 errhint("The run's tasks are the rows of dagsched.task_run with its run_id.")));
 }
 
 /* Does max_active_runs leave room for one more running run of this DAG? */
@@ -520,38 +583,138 @@ run_may_start(int64 run_id)
 }
 
 /*
- * Resume a finished run: its failed, upstream_failed and cancelled tasks,
- * and whatever downstream of them did not succeed, go back to pending with
- * fresh tallies; successes are kept.  The resumed run counts against
- * max_active_runs like a new one.  Returns how many tasks were reset.
+ * A finished run whose tasks were reset goes on: running when
+ * max_active_runs leaves room (its pending tasks are decided now), else
+ * queued behind the others.  A run left with nothing to do ends at once.
+ * Returns how many tasks became queued.
  */
-int
-RunRetry(int64 run_id, int *nqueued)
+static int
+run_resume(int64 run_id)
 {
-	int			nreset;
-	bool		may_run;
+	bool		may_run = run_may_start(run_id);
 	char	   *dag_name;
 	char	   *state;
-
-	*nqueued = 0;
-	CatalogLockDagOfRun(run_id);
-	run_check_resumable(run_id);
-	may_run = run_may_start(run_id);
-
-	nreset = TasksReset(run_id);
-	if (nreset == 0)
-		return 0;
+	int			nqueued = 0;
 
 	state = RunResumed(run_id, may_run, &dag_name);
 	CatalogNotify(run_id, dag_name, NULL, state);
 	if (may_run)
 	{
 		List	   *ended = NIL;
+		int			q;
 
-		*nqueued = TasksEvaluated(run_id, &ended);
-		*nqueued += run_propagate_ended(run_id, ended);
+		nqueued = TasksEvaluated(run_id, &ended);
+		nqueued += run_propagate_ended(run_id, ended);
+		if (nqueued == 0 && RunFinishIfDone(run_id, &q))
+			nqueued += q;
 	}
+	return nqueued;
+}
+
+/*
+ * Resume a finished run: its failed, upstream_failed and cancelled tasks,
+ * and every task below them, go back to pending with the tasks' current
+ * definitions and fresh tallies; the other successes are kept.  The resumed
+ * run counts against max_active_runs like a new one.  Returns how many
+ * tasks were reset.
+ */
+int
+RunRetry(int64 run_id, int *nqueued)
+{
+	int			nreset;
+	bool		requested;
+
+	run_check_resumable(run_id, run_lock_state(run_id, &requested, nqueued));
+	nreset = TasksReset(run_id, NULL, false);
+	if (nreset > 0)
+		*nqueued += run_resume(run_id);
 	return nreset;
+}
+
+/*
+ * Re-run one task of a finished run, whatever its outcome, and with
+ * downstream every task below it (Airflow's "clear").  Returns how many
+ * tasks were reset.
+ */
+int
+RunClearTask(int64 run_id, const char *task_name, bool downstream,
+			 int *nqueued)
+{
+	int			nreset;
+	bool		requested;
+
+	run_check_resumable(run_id, run_lock_state(run_id, &requested, nqueued));
+	run_check_task(run_id, task_name);
+	nreset = TasksReset(run_id, task_name, downstream);
+	if (nreset > 0)
+		*nqueued += run_resume(run_id);
+	return nreset;
+}
+
+static TaskOutcome
+run_outcome_of(const char *state)
+{
+	if (strcmp(state, TS_SUCCESS) == 0)
+		return TASK_OUTCOME_SUCCESS;
+	if (strcmp(state, TS_SKIPPED) == 0)
+		return TASK_OUTCOME_SKIPPED;
+	return TASK_OUTCOME_FAILED;
+}
+
+/*
+ * Set a task that has ended or not yet started to success, failed or
+ * skipped by hand, as if it had ended so: in a running run, its pending
+ * downstream tasks count the new outcome at once; a task that had ended
+ * already had its downstream decided, so the tasks below it that did not
+ * run are decided again (those that ran keep their outcome).  A finished
+ * run resumes if that leaves something to run; otherwise its state follows
+ * its tasks at once.  Returns how many tasks became queued.
+ */
+int
+RunMarkTask(int64 run_id, const char *task_name, const char *state,
+			const char *who)
+{
+	char	   *run_state;
+	char	   *old_state;
+	char	   *dag_name;
+	ArrayType  *downstream;
+	bool		requested;
+	bool		was_waiting;
+	int			nqueued;
+	int			q;
+	int			nundecided = 0;
+
+	run_state = run_lock_state(run_id, &requested, &nqueued);
+	downstream = TaskMarked(run_id, task_name, state, who, &old_state);
+	CatalogNotify(run_id, NULL, task_name, state);
+	was_waiting = strcmp(old_state, TS_PENDING) == 0 ||
+		strcmp(old_state, TS_QUEUED) == 0 ||
+		strcmp(old_state, TS_RETRY_WAIT) == 0;
+
+	/* in a queued run, the tasks are decided when it starts */
+	if (was_waiting && strcmp(run_state, RS_RUNNING) == 0)
+		nqueued += run_propagate(run_id, downstream, run_outcome_of(state));
+	else
+		nundecided = TasksUndecided(run_id, downstream);
+
+	if (!run_is_active(run_state))
+	{
+		if (nundecided > 0)
+			return nqueued + run_resume(run_id);
+		run_state = RunRestated(run_id, &dag_name);
+		CatalogNotify(run_id, dag_name, NULL, run_state);
+		return nqueued;
+	}
+	if (strcmp(run_state, RS_RUNNING) == 0)
+	{
+		List	   *ended = NIL;
+
+		nqueued += TasksEvaluated(run_id, &ended);
+		nqueued += run_propagate_ended(run_id, ended);
+		if (RunFinishIfDone(run_id, &q))
+			nqueued += q;
+	}
+	return nqueued;
 }
 
 /*

@@ -73,6 +73,10 @@ extern int	RunCheckDeadlines(void);
 extern int	RunRecoverOrphans(bool server_restarted, int *nrecovered);
 extern int	RunCancel(int64 run_id, int *nqueued);
 extern int	RunRetry(int64 run_id, int *nqueued);
+extern int	RunClearTask(int64 run_id, const char *task_name, bool downstream,
+						 int *nqueued);
+extern int	RunMarkTask(int64 run_id, const char *task_name, const char *state,
+						const char *who);
 extern int	RunFinishStranded(int *nfinished);
 
 #endif							/* DAGSCHED_RUN_H */

@@ -63,6 +63,8 @@
 #define TS_RESOLVED_LIST	TS_UPSTREAM_FAILED "," TS_SKIPPED
 /* What retry() of a run resets */
 #define TS_RESUMABLE_LIST	TS_FAILED "," TS_UPSTREAM_FAILED "," TS_CANCELLED
+/* ended without having run (in this pass): decided by their upstreams */
+#define TS_NOT_RUN_LIST		TS_UPSTREAM_FAILED "," TS_SKIPPED "," TS_CANCELLED
 
 /*
  * Run states in which a run has not ended: cancel() stops it, retry()

@@ -82,6 +82,21 @@
 	"dagsched.rule_state(t.trigger_rule, pg_catalog.cardinality(t.depends_on), " \
 	"t.up_success, t.up_failed, t.up_skipped, " RULE_UPSTREAM_FAILED ")"
 
+/*
+ * The definition columns every attempt records (task_attempt), so that
+ * history shows what each attempt ran even after retry() refreshed the
+ * task_run row from the task's current definition.
+ */
+#define ATTEMPT_DEFINITION \
+	"kind, command, retries, retry_delay, timeout, database, conninfo, autocommit"
+#define ATTEMPT_DEFINITION_T \
+	"t.kind, t.command, t.retries, t.retry_delay, t.timeout, t.database, " \
+	"t.conninfo, t.autocommit"
+
+/* a task_run column refreshed from the task's current definition, if any */
+#define REFRESHED(col) \
+	" " col " = CASE WHEN def.present THEN def." col " ELSE t." col " END"
+
 static SPIPlanPtr plan_claim;
 static SPIPlanPtr plan_success;
 static SPIPlanPtr plan_skipped;
@@ -432,12 +447,14 @@ TaskSucceeded(const ClaimedTask *task, const char *output,
 				   "  AND pid OPERATOR(pg_catalog.=) $4 "
 				   "  AND EXISTS (SELECT 1 FROM lk) "
 				   " RETURNING run_id, task_name, attempts, started_at, "
-				   "  finished_at, output, pid, downstream, result), "
+				   "  finished_at, output, pid, downstream, result, "
+				   ATTEMPT_DEFINITION "), "
 				   "a AS (INSERT INTO dagsched.task_attempt "
 				   " (run_id, task_name, attempt, state, started_at, finished_at, "
-				   "  output, pid, result) "
+				   "  output, pid, result, " ATTEMPT_DEFINITION ") "
 				   " SELECT run_id, task_name, attempts, " SQL_LIT(TS_SUCCESS) ", "
-				   "  started_at, finished_at, output, pid, result FROM u) "
+				   "  started_at, finished_at, output, pid, result, "
+				   ATTEMPT_DEFINITION " FROM u) "
 				   "SELECT downstream FROM u",
 				   5, argtypes);
 	CatalogExecPlan(plan_success, values, nulls);
@@ -528,7 +545,7 @@ TaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
 				   " UPDATE dagsched.task_run t SET "
 				   "  state = CASE "
 				   "   WHEN r.state OPERATOR(pg_catalog.=) " SQL_LIT(RS_CANCELLED)
-				   "    THEN " SQL_LIT(TS_CANCELLED)
+				   "    OR r.cancel_requested THEN " SQL_LIT(TS_CANCELLED)
 				   "   WHEN t.attempts OPERATOR(pg_catalog.-) t.retry_base "
 				   "        OPERATOR(pg_catalog.<=) t.retries THEN " SQL_LIT(TS_RETRY_WAIT)
 				   "   ELSE " SQL_LIT(TS_FAILED) " END, "
@@ -551,14 +568,15 @@ TaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
 				   "  AND EXISTS (SELECT 1 FROM lk) "
 				   " RETURNING t.run_id, t.task_name, t.attempts, t.state, "
 				   "  t.started_at, t.finished_at, t.error, t.output, t.pid, "
-				   "  t.downstream, r.dag_name), "
+				   "  t.downstream, r.dag_name, " ATTEMPT_DEFINITION_T "), "
 				   "a AS (INSERT INTO dagsched.task_attempt "
 				   " (run_id, task_name, attempt, state, started_at, finished_at, "
-				   "  error, output, pid) "
+				   "  error, output, pid, " ATTEMPT_DEFINITION ") "
 				   " SELECT run_id, task_name, attempts, "
 				   "  CASE WHEN state OPERATOR(pg_catalog.=) " SQL_LIT(TS_CANCELLED)
 				   "   THEN " SQL_LIT(TS_CANCELLED) " ELSE " SQL_LIT(TS_FAILED) " END, "
-				   "  started_at, finished_at, error, output, pid FROM u) "
+				   "  started_at, finished_at, error, output, pid, "
+				   ATTEMPT_DEFINITION " FROM u) "
 				   "SELECT state, downstream, dag_name FROM u",
 				   5, argtypes);
 	CatalogExecPlan(plan_failed, values, nulls);
@@ -686,54 +704,40 @@ TasksCancelled(int64 run_id)
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
 				" AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_UNSTARTED_LIST) ")",
 				1, argtypes, values, NULL);
-	CatalogExec("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.task_run "
-				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING),
+
+	/*
+	 * Lock the running rows while counting them: a worker recording one's
+	 * end waits for this transaction, and its later look at whether the run
+	 * is over then sees the cancelled rows above.
+	 */
+	CatalogExec("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM ("
+				" SELECT 1 FROM dagsched.task_run "
+				" WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				" FOR NO KEY UPDATE) s",
 				1, argtypes, values, NULL);
 	return DatumGetInt32(CatalogDatum(0, 1, &isnull));
 }
 
 /*
- * failed | upstream_failed | cancelled -> pending, and so is every task
- * below them that did not succeed; successes are kept.  The tallies of
- * every pending task are then recounted from its upstreams' states.
+ * Recount the tallies of every pending task of the run from its upstreams'
+ * states, after tasks were set back to pending or marked by hand.
  */
-int
-TasksReset(int64 run_id)
+static void
+trans_recount_tallies(int64 run_id)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
-	int			nreset;
 
 	values[0] = Int64GetDatum(run_id);
-	CatalogExec("WITH RECURSIVE r(task_name) AS ("
-				" SELECT task_name FROM dagsched.task_run "
-				" WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				"  AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_RESUMABLE_LIST) ") "
-				" UNION "
-				" SELECT d.name FROM r JOIN dagsched.task_run t "
-				"  ON t.run_id OPERATOR(pg_catalog.=) $1 "
-				"  AND t.task_name OPERATOR(pg_catalog.=) r.task_name, "
-				"  pg_catalog.unnest(t.downstream) AS d(name)) "
-				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
-				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
-				" retry_base = t.attempts, result = NULL "
-				"FROM r WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
-				" AND t.task_name OPERATOR(pg_catalog.=) r.task_name "
-				" AND t.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_SUCCESS),
-				1, argtypes, values, NULL);
-	nreset = (int) SPI_processed;
-	if (nreset == 0)
-		return 0;
-
 	CatalogExec("UPDATE dagsched.task_run t SET up_success = s.ok, "
 				" up_failed = s.bad, up_skipped = s.skip "
 				"FROM (SELECT p.task_name, "
-				"  pg_catalog.count(*) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
+				"  pg_catalog.count(u.task_name) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
 				SQL_LIT(TS_SUCCESS) ")::pg_catalog.int4 AS ok, "
-				"  pg_catalog.count(*) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
+				"  pg_catalog.count(u.task_name) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
 				"   ANY (" SQL_SET(TS_FAILURE_LIST) "))::pg_catalog.int4 AS bad, "
-				"  pg_catalog.count(*) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
+				"  pg_catalog.count(u.task_name) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
 				SQL_LIT(TS_SKIPPED) ")::pg_catalog.int4 AS skip "
 				" FROM dagsched.task_run p "
 				" CROSS JOIN pg_catalog.unnest(p.depends_on) AS d(name) "
@@ -745,6 +749,64 @@ TasksReset(int64 run_id)
 				"WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND t.task_name OPERATOR(pg_catalog.=) s.task_name",
 				1, argtypes, values, NULL);
+}
+
+/*
+ * -> pending, to run again: with task NULL, the failed, upstream_failed and
+ * cancelled tasks and every task below them (whatever its state: a rule
+ * such as all_done fired on the old outcome and is decided again); with a
+ * task, that task and, with downstream, every task below it.  Each reset
+ * task takes its current definition from dagsched.task (command, kind,
+ * retries, retry_delay, timeout, database, conninfo, autocommit); the run's
+ * graph (depends_on, trigger_rule, downstream) stays as it was, and a task
+ * deleted from the DAG since keeps the definition the run recorded.
+ * Tallies are recounted.  Returns how many tasks were reset.
+ */
+int
+TasksReset(int64 run_id, const char *task_name, bool downstream)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, BOOLOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	int			nreset;
+
+	values[0] = Int64GetDatum(run_id);
+	if (task_name)
+		values[1] = CStringGetTextDatum(task_name);
+	else
+		nulls[1] = 'n';
+	values[2] = BoolGetDatum(task_name == NULL || downstream);
+	CatalogExec("WITH RECURSIVE r(task_name) AS ("
+				" SELECT task_name FROM dagsched.task_run "
+				" WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND CASE WHEN $2 IS NULL "
+				"   THEN state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_RESUMABLE_LIST) ") "
+				"   ELSE task_name OPERATOR(pg_catalog.=) $2 END "
+				" UNION "
+				" SELECT d.name FROM r JOIN dagsched.task_run t "
+				"  ON t.run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND t.task_name OPERATOR(pg_catalog.=) r.task_name, "
+				"  pg_catalog.unnest(t.downstream) AS d(name) WHERE $3), "
+				"def AS (SELECT r.task_name, d.task_name IS NOT NULL AS present, "
+				"  d.kind, d.command, d.retries, d.retry_delay, d.timeout, "
+				"  d.database, d.conninfo, d.autocommit "
+				" FROM r JOIN dagsched.dag_run x ON x.run_id OPERATOR(pg_catalog.=) $1 "
+				" LEFT JOIN dagsched.task d ON d.dag_name OPERATOR(pg_catalog.=) x.dag_name "
+				"  AND d.task_name OPERATOR(pg_catalog.=) r.task_name) "
+				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
+				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
+				" retry_base = t.attempts, result = NULL, "
+				REFRESHED("kind") "," REFRESHED("command") ","
+				REFRESHED("retries") "," REFRESHED("retry_delay") ","
+				REFRESHED("timeout") "," REFRESHED("database") ","
+				REFRESHED("conninfo") "," REFRESHED("autocommit")
+				" FROM def WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND t.task_name OPERATOR(pg_catalog.=) def.task_name "
+				" AND t.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_RUNNING),
+				3, argtypes, values, nulls);
+	nreset = (int) SPI_processed;
+	if (nreset > 0)
+		trans_recount_tallies(run_id);
 	return nreset;
 }
 
@@ -805,6 +867,110 @@ RunsMissedDeadline(void)
 }
 
 /*
+ * upstream_failed | skipped | cancelled -> pending: the tasks below
+ * downstream that did not run because of how their upstreams ended, after
+ * one of those ends was changed by hand.  The walk stops at tasks that ran
+ * (success, failed): their outcome stands.  Tallies are recounted.
+ * Returns how many tasks were set back.
+ */
+int
+TasksUndecided(int64 run_id, ArrayType *downstream)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2];
+	int			n;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = PointerGetDatum(downstream);
+	CatalogExec("WITH RECURSIVE r(task_name) AS ("
+				" SELECT task_name FROM dagsched.task_run "
+				" WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND task_name OPERATOR(pg_catalog.=) ANY ($2) "
+				"  AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_NOT_RUN_LIST) ") "
+				" UNION "
+				" SELECT t.task_name FROM r JOIN dagsched.task_run p "
+				"  ON p.run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND p.task_name OPERATOR(pg_catalog.=) r.task_name "
+				" JOIN dagsched.task_run t ON t.run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND t.task_name OPERATOR(pg_catalog.=) ANY (p.downstream) "
+				"  AND t.state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_NOT_RUN_LIST) ")) "
+				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
+				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
+				" retry_base = t.attempts "
+				"FROM r WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND t.task_name OPERATOR(pg_catalog.=) r.task_name",
+				2, argtypes, values, NULL);
+	n = (int) SPI_processed;
+	trans_recount_tallies(run_id);
+	return n;
+}
+
+/*
+ * pending | queued | retry_wait | success | failed | upstream_failed |
+ * skipped | cancelled -> success | failed | skipped, by hand (mark()):
+ * recorded as an attempt by "who", with "manual" in its output (error for
+ * failed).  A running task is refused: cancel it instead.  ERROR for a task
+ * the run does not have.  Returns the task's downstream; *old_state is the
+ * state it had.
+ */
+ArrayType *
+TaskMarked(int64 run_id, const char *task_name, const char *state,
+		   const char *who, char **old_state)
+{
+	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(task_name);
+	CatalogExec("SELECT state FROM dagsched.task_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND task_name OPERATOR(pg_catalog.=) $2 FOR NO KEY UPDATE",
+				2, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("run %lld has no task \"%s\"", (long long) run_id,
+						task_name)));
+	*old_state = CatalogText(0, 1);
+	if (strcmp(*old_state, TS_RUNNING) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task \"%s\" of run %lld is running", task_name,
+						(long long) run_id),
+				 errdetail("Only a task that has ended or not yet started can be marked."),
+				 errhint("Stop it with dagsched.cancel(), or wait for it to end.")));
+
+	values[2] = CStringGetTextDatum(state);
+	values[3] = CStringGetTextDatum(who);
+	values[4] = CStringGetTextDatum(psprintf("manual: marked %s by %s", state, who));
+	CatalogExec("WITH u AS ("
+				" UPDATE dagsched.task_run t SET state = $3, "
+				"  attempts = t.attempts + 1, retry_base = t.attempts + 1, "
+				"  started_at = pg_catalog.clock_timestamp(), "
+				"  finished_at = pg_catalog.clock_timestamp(), "
+				"  queued_at = NULL, next_attempt_at = NULL, pid = NULL, "
+				"  error = CASE WHEN $3 OPERATOR(pg_catalog.=) " SQL_LIT(TS_FAILED)
+				"   THEN $5 END, "
+				"  output = CASE WHEN $3 OPERATOR(pg_catalog.<>) " SQL_LIT(TS_FAILED)
+				"   THEN $5 END "
+				" WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND t.task_name OPERATOR(pg_catalog.=) $2 "
+				" RETURNING t.run_id, t.task_name, t.attempts, t.state, t.started_at, "
+				"  t.finished_at, t.error, t.output, t.downstream, "
+				ATTEMPT_DEFINITION_T "), "
+				"a AS (INSERT INTO dagsched.task_attempt "
+				" (run_id, task_name, attempt, state, started_at, finished_at, "
+				"  error, output, marked_by, " ATTEMPT_DEFINITION ") "
+				" SELECT run_id, task_name, attempts, state, started_at, "
+				"  finished_at, error, output, $4::pg_catalog.name, "
+				ATTEMPT_DEFINITION " FROM u) "
+				"SELECT downstream FROM u",
+				5, argtypes, values, NULL);
+	return DatumGetArrayTypePCopy(CatalogDatum(0, 1, &isnull));
+}
+
+/*
  * queued -> running, for the oldest queued runs of dag_name while fewer
  * than max_active_runs run.  Locks the DAG row: run creation and run ends
  * serialize on it.  Returns the run_ids (int64 in a List of pointers).
@@ -858,13 +1024,14 @@ RunEnded(int64 run_id, char **dag_name, char **state)
 
 	values[0] = Int64GetDatum(run_id);
 	CatalogExec("UPDATE dagsched.dag_run r SET finished_at = pg_catalog.clock_timestamp(), "
-				" state = (SELECT CASE "
+				" state = CASE WHEN r.cancel_requested THEN " SQL_LIT(RS_CANCELLED)
+				" ELSE (SELECT CASE "
 				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
 				"   ANY (" SQL_SET(TS_FAILURE_LIST) ")) THEN " SQL_LIT(RS_FAILED)
 				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
 				SQL_LIT(TS_CANCELLED) ") THEN " SQL_LIT(RS_CANCELLED)
 				"  ELSE " SQL_LIT(RS_SUCCESS) " END "
-				"  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1) "
+				"  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1) END "
 				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND r.state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
 				"RETURNING r.dag_name, r.state",
@@ -921,6 +1088,7 @@ RunResumed(int64 run_id, bool may_run, char **dag_name)
 	values[0] = Int64GetDatum(run_id);
 	values[1] = BoolGetDatum(may_run);
 	CatalogExec("UPDATE dagsched.dag_run SET finished_at = NULL, "
+				" cancel_requested = false, "
 				" state = CASE WHEN $2 THEN " SQL_LIT(RS_RUNNING)
 				"  ELSE " SQL_LIT(RS_QUEUED) " END "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
@@ -929,6 +1097,60 @@ RunResumed(int64 run_id, bool may_run, char **dag_name)
 				2, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		elog(ERROR, "run %lld is not in a state it can be resumed from",
+			 (long long) run_id);
+	*dag_name = CatalogText(0, 1);
+	return CatalogText(0, 2);
+}
+
+/*
+ * running -> running, cancel requested: its unstarted tasks were cancelled,
+ * and it ends cancelled once its running tasks have stopped (RunEnded).
+ * Returns the DAG's name; false if the run is not running.
+ */
+bool
+RunCancelRequested(int64 run_id, char **dag_name)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExec("UPDATE dagsched.dag_run SET cancel_requested = true "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
+				"RETURNING dag_name",
+				1, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+	*dag_name = CatalogText(0, 1);
+	return true;
+}
+
+/*
+ * success | failed | cancelled -> success | failed | cancelled: a finished
+ * run's state follows its tasks again after one was marked by hand.
+ * Returns the DAG's name and the new state.
+ */
+char *
+RunRestated(int64 run_id, char **dag_name)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExec("UPDATE dagsched.dag_run r SET cancel_requested = false, "
+				" state = (SELECT CASE "
+				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
+				"   ANY (" SQL_SET(TS_FAILURE_LIST) ")) THEN " SQL_LIT(RS_FAILED)
+				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
+				SQL_LIT(TS_CANCELLED) ") THEN " SQL_LIT(RS_CANCELLED)
+				"  ELSE " SQL_LIT(RS_SUCCESS) " END "
+				"  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1) "
+				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND r.state OPERATOR(pg_catalog.<>) ALL (" SQL_SET(RS_ACTIVE_LIST) ") "
+				"RETURNING r.dag_name, r.state",
+				1, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		elog(ERROR, "run %lld is not in a state it can be restated from",
 			 (long long) run_id);
 	*dag_name = CatalogText(0, 1);
 	return CatalogText(0, 2);

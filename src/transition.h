@@ -94,10 +94,19 @@ extern int	TasksRetryDue(void);
 extern int	TasksCancelled(int64 run_id);
 
 /*
- * failed | upstream_failed | cancelled, and every non-success task below
- * them -> pending, with fresh tallies.  Returns how many.
+ * -> pending with the current definitions: failed | upstream_failed |
+ * cancelled and every task below them (task_name NULL), or one task and,
+ * with downstream, every task below it.  Returns how many.
  */
-extern int	TasksReset(int64 run_id);
+extern int	TasksReset(int64 run_id, const char *task_name, bool downstream);
+
+/* upstream_failed | skipped | cancelled below downstream -> pending */
+extern int	TasksUndecided(int64 run_id, ArrayType *downstream);
+
+/* not running -> success | failed | skipped by hand; ERROR if running */
+extern ArrayType *TaskMarked(int64 run_id, const char *task_name,
+							 const char *state, const char *who,
+							 char **old_state);
 
 /* scheduled -> queued, once its time has come; false if not scheduled */
 extern bool RunScheduledDue(int64 run_id, char **dag_name);
@@ -119,5 +128,11 @@ extern bool RunCancelled(int64 run_id, char **dag_name, char **state);
 
 /* success | failed | cancelled -> running | queued; ERROR if in flight */
 extern char *RunResumed(int64 run_id, bool may_run, char **dag_name);
+
+/* running -> running with cancel_requested; false if not running */
+extern bool RunCancelRequested(int64 run_id, char **dag_name);
+
+/* success | failed | cancelled -> the state its tasks now make it */
+extern char *RunRestated(int64 run_id, char **dag_name);
 
 #endif							/* DAGSCHED_TRANSITION_H */

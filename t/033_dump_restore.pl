@@ -124,5 +124,12 @@ is( $b->safe_psql(
 		"SELECT count(*) FROM dagsched.dag_run WHERE run_id > $max_run AND run_id < $new"),
 	'0', 'restore: no run was created between the restore and the first trigger');
 
+# a restored failed run is history that can be resumed, with the fix
+is($b->safe_psql('postgres', "SELECT dagsched.retry($failed)"),
+	'1', 'restore: retry() of a restored failed run resets its failed task');
+is($b->safe_psql('postgres', "SELECT dagsched.wait($failed, '60 s')"),
+	'success', 'restore: the restored run resumes and succeeds');
+
+
 $b->stop;
 done_testing();

@@ -196,6 +196,7 @@ CREATE TABLE dagsched.task_attempt (
 	marked_by		name,
 	-- the result a successful attempt recorded
 	result			jsonb,
+	autocommit		boolean,
 	PRIMARY KEY (run_id, task_name, attempt),
 	FOREIGN KEY (run_id, task_name)
 		REFERENCES dagsched.task_run (run_id, task_name) ON DELETE CASCADE

@@ -52,7 +52,24 @@ LANGUAGE c VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'dagsched_retry';
 
 COMMENT ON FUNCTION dagsched.retry(bigint) IS
-'resume a finished run: re-queue its failed, upstream_failed and cancelled tasks, keep its successes';
+'resume a finished run: re-run its failed, upstream_failed and cancelled tasks and everything below them, with the tasks'' current definitions; keeps its other successes; returns how many tasks were reset';
+
+CREATE FUNCTION dagsched.retry(run_id bigint, task_name text,
+							   downstream boolean DEFAULT true)
+RETURNS integer
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'dagsched_retry_task';
+
+COMMENT ON FUNCTION dagsched.retry(bigint, text, boolean) IS
+'re-run one task of a finished run, even one that succeeded, and with downstream everything below it (Airflow''s clear), with the tasks'' current definitions; returns how many tasks were reset';
+
+CREATE FUNCTION dagsched.mark(run_id bigint, task_name text, state text)
+RETURNS void
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'dagsched_mark';
+
+COMMENT ON FUNCTION dagsched.mark(bigint, text, text) IS
+'set a finished or not yet started task to success, failed or skipped by hand (recorded as an attempt by the caller, "manual"); the tasks below it that did not run are decided again and the run''s state follows';
 
 
 CREATE FUNCTION dagsched.backfill(dag_name text, "from" timestamptz, "to" timestamptz)
