@@ -224,6 +224,13 @@ RunFinishIfDone(int64 run_id, int *nqueued)
 		return false;
 
 	CatalogLockDagOfRun(run_id);
+
+	/*
+	 * Look again under the lock: while this waited for it, retry() or
+	 * mark() may have given the run something to do again.
+	 */
+	if (run_has_active_task(run_id))
+		return false;
 	if (!RunEnded(run_id, &dag_name, &state))
 		return false;
 	CatalogNotify(run_id, dag_name, NULL, state);

@@ -1138,6 +1138,7 @@ RunRestated(int64 run_id, char **dag_name)
 
 	values[0] = Int64GetDatum(run_id);
 	CatalogExec("UPDATE dagsched.dag_run r SET cancel_requested = false, "
+				" finished_at = pg_catalog.clock_timestamp(), "
 				" state = (SELECT CASE "
 				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
 				"   ANY (" SQL_SET(TS_FAILURE_LIST) ")) THEN " SQL_LIT(RS_FAILED)
