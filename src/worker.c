@@ -97,6 +97,15 @@ DagschedWorkerMain(Datum main_arg)
 		int			rc;
 
 		ResetLatch(MyLatch);
+
+		/*
+		 * No task runs between two turns: a cancel that arrives now was
+		 * aimed at the task just finished (cancel() or the deletion of its
+		 * run signals at its commit, and the worker may have moved on).  It
+		 * must not stop the worker, which would orphan the task it claimed
+		 * with its last commit.
+		 */
+		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
