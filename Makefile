@@ -12,6 +12,7 @@ OBJS = \
 	src/transition.o \
 	src/run.o \
 	src/run_create.o \
+	src/run_slot.o \
 	src/taskexec.o \
 	src/atcommit.o \
 	src/scheduler.o \

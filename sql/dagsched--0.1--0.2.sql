@@ -508,3 +508,20 @@ AS 'MODULE_PATHNAME', 'dagsched_mark';
 
 COMMENT ON FUNCTION dagsched.mark(bigint, text, text) IS
 'set a finished or not yet started task to success, failed or skipped by hand (recorded as an attempt by the caller, "manual"); the tasks below it that did not run are decided again and the run''s state follows';
+
+
+-- issue 12: the unfinished-task index shares the primary key's columns, so
+-- that no per-task statement scans a run's other tasks through it
+DROP INDEX dagsched.task_run_active_idx;
+CREATE INDEX task_run_unfinished_idx ON dagsched.task_run (run_id, task_name)
+	WHERE state IN ('pending', 'queued', 'running', 'retry_wait');
+
+-- issue 12: max_active_runs as slots (src/run_slot.c); the runs running now
+-- take the first numbers of their DAG
+ALTER TABLE dagsched.dag_run ADD COLUMN slot integer;
+UPDATE dagsched.dag_run r SET slot = s.n
+  FROM (SELECT run_id, pg_catalog.row_number() OVER (PARTITION BY dag_name ORDER BY run_id) AS n
+		  FROM dagsched.dag_run WHERE state = 'running') s
+ WHERE r.run_id = s.run_id;
+CREATE UNIQUE INDEX dag_run_slot_key ON dagsched.dag_run (dag_name, slot)
+	WHERE state = 'running';

@@ -36,8 +36,19 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "run_slot.h"
 #include "states.h"
 #include "validate.h"
+
+/* prepared once per process: the statements of every run */
+static SPIPlanPtr plan_load_dag;
+static SPIPlanPtr plan_load_tasks;
+static SPIPlanPtr plan_insert_run;
+static SPIPlanPtr plan_insert_task_runs;
+static SPIPlanPtr plan_lock_dag_of_run;
+static SPIPlanPtr plan_max_active;
+static SPIPlanPtr plan_queued_runs;
+static SPIPlanPtr plan_tick_taken;
 
 SPIPlanPtr
 CatalogPrepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
@@ -77,6 +88,19 @@ CatalogExecPlan(SPIPlanPtr plan, Datum *values, const char *nulls)
 		elog(ERROR, "SPI_execute_plan failed: %s",
 			 SPI_result_code_string(ret));
 	return ret;
+}
+
+/*
+ * A statement prepared once per process (*cache), then executed.  For the
+ * statements every run or task issues: planning them each time costs more
+ * than running them.
+ */
+int
+CatalogExecCached(SPIPlanPtr *cache, const char *sql, int nargs,
+				  Oid *argtypes, Datum *values, const char *nulls)
+{
+	return CatalogExecPlan(CatalogPrepare(cache, sql, nargs, argtypes),
+						   values, nulls);
 }
 
 /* Text of column col of row row of the last SPI result, NULL if null. */
@@ -177,8 +201,9 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 	int			i;
 
 	values[0] = CStringGetTextDatum(dag_name);
-	CatalogExec("SELECT owner::pg_catalog.text, max_active_runs, deadline "
-				"FROM dagsched.dag "
+	CatalogExecCached(&plan_load_dag,
+					  "SELECT owner::pg_catalog.text, max_active_runs, deadline "
+					  "FROM dagsched.dag "
 				"WHERE dag_name OPERATOR(pg_catalog.=) $1",
 				1, argtypes, values, NULL);
 	if (SPI_processed == 0)
@@ -192,7 +217,7 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 		def->deadline = datumCopy(def->deadline, false, 16);
 	MemoryContextSwitchTo(spicxt);
 
-	CatalogExec("SELECT task_name, kind, command, trigger_rule, retries, "
+	CatalogExecCached(&plan_load_tasks, "SELECT task_name, kind, command, trigger_rule, retries, "
 				"retry_delay, timeout, database::pg_catalog.text, priority, "
 				"depends_on, conninfo, autocommit, pool, condition "
 				"FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
@@ -207,33 +232,57 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 	return true;
 }
 
-/* How many runs of dag_name are running now (for max_active_runs). */
+/* Does a scheduled tick of dag_name already have its run (committed)? */
+bool
+CatalogTickTaken(const char *dag_name, TimestampTz logical_time,
+				 const char *trigger)
+{
+	Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
+	Datum		values[2];
+
+	if (strcmp(trigger, "schedule") != 0 && strcmp(trigger, "catchup") != 0 &&
+		strcmp(trigger, "backfill") != 0)
+		return false;
+	values[0] = CStringGetTextDatum(dag_name);
+	values[1] = TimestampTzGetDatum(logical_time);
+	CatalogExecCached(&plan_tick_taken, "SELECT 1 FROM dagsched.dag_run "
+				"WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+				" AND logical_time OPERATOR(pg_catalog.=) $2 "
+				" AND trigger IN ('schedule', 'catchup', 'backfill')",
+				2, argtypes, values, NULL);
+	return SPI_processed > 0;
+}
+
+/* max_active_runs of dag_name (0 when the DAG is gone) */
 int
-CatalogCountRunningRuns(const char *dag_name)
+CatalogMaxActiveRuns(const char *dag_name)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	bool		isnull;
 
 	values[0] = CStringGetTextDatum(dag_name);
-	CatalogExec("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.dag_run "
-				"WHERE dag_name OPERATOR(pg_catalog.=) $1 "
-				"AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING),
+	CatalogExecCached(&plan_max_active, "SELECT max_active_runs FROM dagsched.dag "
+				"WHERE dag_name OPERATOR(pg_catalog.=) $1",
 				1, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		return 0;
 	return DatumGetInt32(CatalogDatum(0, 1, &isnull));
 }
 
 /*
- * Insert the dag_run row, running, queued or scheduled.  Returns its run_id, or 0 when
- * a scheduled tick already has its run (a tick produces one run, ever).
+ * Insert the dag_run row: running (in run->slot), queued or scheduled.
+ * Returns its run_id, or 0 when it conflicts with another run: a scheduled
+ * tick that has its run already (a tick produces one run, ever), or a
+ * running run in the same slot.
  */
 int64
 CatalogInsertRun(const CatalogDagDef *def, const CatalogNewRun *run)
 {
-	Oid			argtypes[7] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID,
-	TEXTOID, TEXTOID, INTERVALOID};
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[8] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID,
+	TEXTOID, TEXTOID, INTERVALOID, INT4OID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 
 	values[0] = CStringGetTextDatum(def->dag_name);
@@ -246,27 +295,31 @@ CatalogInsertRun(const CatalogDagDef *def, const CatalogNewRun *run)
 	values[6] = def->deadline;
 	if (def->deadline_null)
 		nulls[6] = 'n';
+	values[7] = Int32GetDatum(run->slot);
+	if (!run->running)
+		nulls[7] = 'n';
 
 	/*
 	 * A tick that has its run already produces no row, so that no run id is
 	 * drawn from the sequence for it (ON CONFLICT would draw one first).
+	 * ON CONFLICT without a target also does nothing on a slot another run
+	 * committed with meanwhile (run_slot.c).
 	 */
-	CatalogExec("INSERT INTO dagsched.dag_run AS r "
+	CatalogExecCached(&plan_insert_run, "INSERT INTO dagsched.dag_run AS r "
 				"(dag_name, logical_time, trigger, params, state, owner, started_at, "
-				" deadline_at) "
+				" deadline_at, slot) "
 				"SELECT $1, $2, $3, $4, $5, $6::pg_catalog.name, "
 				" CASE WHEN $5 OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
 				"      THEN pg_catalog.clock_timestamp() END, "
-				" $2 OPERATOR(pg_catalog.+) $7 "
+				" $2 OPERATOR(pg_catalog.+) $7, $8 "
 				"WHERE NOT ($3 OPERATOR(pg_catalog.=) ANY ('{schedule,catchup,backfill}'::pg_catalog.text[]) "
 				" AND EXISTS (SELECT 1 FROM dagsched.dag_run x "
 				"  WHERE x.dag_name OPERATOR(pg_catalog.=) $1 "
 				"   AND x.logical_time OPERATOR(pg_catalog.=) $2 "
 				"   AND x.trigger OPERATOR(pg_catalog.=) ANY ('{schedule,catchup,backfill}'::pg_catalog.text[]))) "
-				"ON CONFLICT (dag_name, logical_time) "
-				"  WHERE trigger IN ('schedule', 'catchup', 'backfill') DO NOTHING "
+				"ON CONFLICT DO NOTHING "
 				"RETURNING run_id",
-				7, argtypes, values, nulls);
+				8, argtypes, values, nulls);
 	if (SPI_processed == 0)
 		return 0;
 	return DatumGetInt64(CatalogDatum(0, 1, &isnull));
@@ -379,7 +432,7 @@ CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->condition),
 				   t->condition == NULL);
 
-	CatalogExec("INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
+	CatalogExecCached(&plan_insert_task_runs, "INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
 				" depends_on, trigger_rule, retries, retry_delay, timeout, "
 				" database, priority, downstream, state, queued_at, conninfo, "
 				" autocommit, pool, condition) "
@@ -412,11 +465,39 @@ CatalogLockDagOfRun(int64 run_id)
 	Datum		values[1];
 
 	values[0] = Int64GetDatum(run_id);
-	CatalogExec("SELECT 1 FROM dagsched.dag d, dagsched.dag_run r "
+	CatalogExecCached(&plan_lock_dag_of_run, "SELECT 1 FROM dagsched.dag d, dagsched.dag_run r "
 				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND d.dag_name OPERATOR(pg_catalog.=) r.dag_name "
 				"FOR NO KEY UPDATE OF d",
 				1, argtypes, values, NULL);
+	RunSlotNoteDagLock();
+}
+
+/* The queued runs of dag_name, oldest first, at most limit (int64 *) */
+List *
+CatalogQueuedRuns(const char *dag_name, int limit)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	List	   *ids = NIL;
+	uint64		i;
+
+	values[0] = CStringGetTextDatum(dag_name);
+	values[1] = Int32GetDatum(limit);
+	CatalogExecCached(&plan_queued_runs, "SELECT run_id FROM dagsched.dag_run "
+				"WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_QUEUED)
+				"ORDER BY logical_time, run_id LIMIT $2",
+				2, argtypes, values, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(CatalogDatum(i, 1, &isnull));
+		ids = lappend(ids, id);
+	}
+	return ids;
 }
 
 /*

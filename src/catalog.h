@@ -64,6 +64,7 @@ typedef struct CatalogNewRun
 	Datum		params;			/* jsonb */
 	bool		running;		/* admitted now, or queued */
 	bool		scheduled;		/* waits for logical_time (not running) */
+	int			slot;			/* its max_active_runs slot when running */
 	int32	   *priority;		/* effective, per task */
 	Datum	   *downstream;		/* per task: its downstream names as a
 								 * text[] literal (text) */
@@ -75,6 +76,8 @@ extern SPIPlanPtr CatalogPrepare(SPIPlanPtr *cache, const char *sql,
 extern int	CatalogExec(const char *sql, int nargs, Oid *argtypes,
 						Datum *values, const char *nulls);
 extern int	CatalogExecPlan(SPIPlanPtr plan, Datum *values, const char *nulls);
+extern int	CatalogExecCached(SPIPlanPtr *cache, const char *sql, int nargs,
+							  Oid *argtypes, Datum *values, const char *nulls);
 extern char *CatalogText(int row, int col);
 extern Datum CatalogDatum(int row, int col, bool *isnull);
 
@@ -84,7 +87,9 @@ extern void CatalogNotifyEvent(const char *event, int64 run_id,
 							   const char *state);
 
 extern bool CatalogLoadDag(const char *dag_name, CatalogDagDef *def);
-extern int	CatalogCountRunningRuns(const char *dag_name);
+extern bool CatalogTickTaken(const char *dag_name, TimestampTz logical_time,
+							 const char *trigger);
+extern int	CatalogMaxActiveRuns(const char *dag_name);
 extern int64 CatalogInsertRun(const CatalogDagDef *def,
 							  const CatalogNewRun *run);
 extern void CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
@@ -92,6 +97,7 @@ extern void CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 extern void CatalogLockDagOfRun(int64 run_id);
 
 extern List *CatalogDueScheduledRuns(int limit);
+extern List *CatalogQueuedRuns(const char *dag_name, int limit);
 extern int	CatalogCountQueued(void);
 extern bool CatalogNextWakeup(TimestampTz *wakeup);
 extern bool CatalogAutoPause(int64 run_id, const char *dag_name,

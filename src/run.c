@@ -35,6 +35,7 @@
 
 #include "catalog.h"
 #include "run.h"
+#include "run_slot.h"
 #include "shmem.h"
 #include "states.h"
 #include "transition.h"
@@ -185,7 +186,12 @@ RunTaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
 	return 0;
 }
 
-/* Is any task of the run still active (pending, queued, running, retry)? */
+/*
+ * Is any task of the run still active (pending, queued, running, retry)?
+ * The ORDER BY is task_run_unfinished_idx's order: with it, the generic
+ * plan reads that index even when the statistics were taken while the run's
+ * tasks were all active, which would make a sequential scan look cheap.
+ */
 static bool
 run_has_active_task(int64 run_id)
 {
@@ -197,7 +203,7 @@ run_has_active_task(int64 run_id)
 				   "SELECT 1 FROM dagsched.task_run "
 				   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
 				   " AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_ACTIVE_LIST) ") "
-				   "LIMIT 1",
+				   "ORDER BY task_name LIMIT 1",
 				   1, argtypes);
 	if (SPI_execute_plan(plan_active, values, NULL, false, 1) < 0)
 		elog(ERROR, "could not check run %lld", (long long) run_id);
@@ -300,21 +306,39 @@ run_fire_downstream_dags(int64 run_id, const char *dag_name)
 }
 
 /*
- * Start queued runs of dag_name while fewer than max_active_runs run.
- * Returns how many tasks became queued.
+ * Start queued runs of dag_name, oldest first, while max_active_runs has a
+ * free slot.  The DAG row is locked first: a trigger() that found no slot
+ * waits for this transaction and then sees the freed slot, or this one sees
+ * its queued run.  Returns how many tasks became queued.
  */
 int
 RunPromoteQueued(const char *dag_name)
 {
-	List	   *ids = RunsStarted(dag_name);
+	int			max_active = CatalogMaxActiveRuns(dag_name);
+	List	   *queued;
 	ListCell   *lc;
+	Bitmapset  *taken = NULL;
 	int			nqueued = 0;
 
-	foreach(lc, ids)
+	if (max_active <= 0)
+		return 0;
+	RunSlotLockDag(dag_name);
+	queued = CatalogQueuedRuns(dag_name, max_active);
+	foreach(lc, queued)
 	{
 		int64		run_id = *(int64 *) lfirst(lc);
+		int			slot = RunSlotTake(dag_name, max_active, &taken, false, true);
 		List	   *ended = NIL;
 
+		if (slot == 0)
+			break;
+		taken = bms_add_member(taken, slot);
+		if (!RunStarted(run_id, slot))
+		{
+			RunSlotGiveBack(dag_name, slot);
+			taken = bms_del_member(taken, slot);
+			continue;
+		}
 		CatalogNotify(run_id, dag_name, NULL, RS_RUNNING);
 		nqueued += TasksEvaluated(run_id, &ended);
 		nqueued += run_propagate_ended(run_id, ended);
@@ -567,26 +591,24 @@ run_check_task(int64 run_id, const char *task_name)
 				 errhint("The run's tasks are the rows of dagsched.task_run with its run_id.")));
 }
 
-/* Does max_active_runs leave room for one more running run of this DAG? */
-static bool
-run_may_start(int64 run_id)
+/* A max_active_runs slot for the resumed run of dag_name, or 0 */
+static int
+run_resume_slot(int64 run_id)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
-	bool		isnull;
+	char	   *dag_name;
+	int			max_active;
 
 	values[0] = Int64GetDatum(run_id);
-	CatalogExec("SELECT d.max_active_runs OPERATOR(pg_catalog.>) "
-				" (SELECT pg_catalog.count(*)::pg_catalog.int4 "
-				"  FROM dagsched.dag_run a WHERE a.dag_name OPERATOR(pg_catalog.=) d.dag_name "
-				"  AND a.state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING) ") "
-				"FROM dagsched.dag d, dagsched.dag_run r "
-				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-				" AND d.dag_name OPERATOR(pg_catalog.=) r.dag_name",
+	CatalogExec("SELECT dag_name FROM dagsched.dag_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1",
 				1, argtypes, values, NULL);
 	if (SPI_processed == 0)
-		return true;
-	return DatumGetBool(CatalogDatum(0, 1, &isnull));
+		return 0;
+	dag_name = CatalogText(0, 1);
+	max_active = CatalogMaxActiveRuns(dag_name);
+	return RunSlotTake(dag_name, max_active, NULL, false, true);
 }
 
 /*
@@ -598,14 +620,15 @@ run_may_start(int64 run_id)
 static int
 run_resume(int64 run_id)
 {
-	bool		may_run = run_may_start(run_id);
+	int			slot;
 	char	   *dag_name;
 	char	   *state;
 	int			nqueued = 0;
 
-	state = RunResumed(run_id, may_run, &dag_name);
+	slot = run_resume_slot(run_id);
+	state = RunResumed(run_id, slot, &dag_name);
 	CatalogNotify(run_id, dag_name, NULL, state);
-	if (may_run)
+	if (slot > 0)
 	{
 		List	   *ended = NIL;
 		int			q;

@@ -41,6 +41,7 @@ typedef struct ClaimedTask
 	bool		autocommit;		/* statements one by one, each committed */
 	char	   *pool;			/* NULL = none */
 	char	   *condition;		/* NULL = none */
+	int			ndownstream;	/* how many tasks depend on this one */
 } ClaimedTask;
 
 /* run_create.c: load the definition, build the graph, insert the rows */

@@ -33,8 +33,11 @@
 #include "dag.h"
 #include "run.h"
 #include "shmem.h"
+#include "run_slot.h"
 #include "states.h"
 #include "validate.h"
+
+static SPIPlanPtr plan_lock_shared;
 
 /* The graph of a definition: edges in CSR form and what follows from them */
 typedef struct RunGraph
@@ -108,24 +111,73 @@ run_build_graph(const CatalogDagDef *def, RunGraph *g)
 }
 
 /*
- * Lock the DAG row before reading it: run creation and run ends serialize
- * on it for max_active_runs, and a DELETE of the DAG waits for this
- * transaction -- or this one for the DELETE, and then finds no DAG.
+ * Lock the DAG row FOR KEY SHARE before reading it: a DELETE (or rename) of
+ * the DAG waits for this transaction, or this one for the DELETE, and then
+ * finds no DAG.  Other triggers of the DAG take the same shared lock and do
+ * not wait for each other.
  */
 static void
-run_lock_dag(const char *dag_name)
+run_lock_dag_shared(const char *dag_name)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 
 	values[0] = CStringGetTextDatum(dag_name);
-	CatalogExec("SELECT 1 FROM dagsched.dag "
-				"WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+	CatalogExecCached(&plan_lock_shared, "SELECT 1 FROM dagsched.dag "
+				"WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
 				1, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("DAG \"%s\" does not exist", DagschedQuote(dag_name))));
+}
+
+/*
+ * A slot for the new run, or 0 when max_active_runs makes it wait.  Only
+ * then is the DAG row locked (FOR NO KEY UPDATE), and the slots looked at
+ * once more: a run ending meanwhile either freed its slot before that look,
+ * or waits for this transaction and starts the queued run (run_slot.c).
+ */
+static int
+run_admit(const char *dag_name, int max_active_runs, Bitmapset **taken)
+{
+	int			slot = RunSlotTake(dag_name, max_active_runs, taken, true, false);
+
+	if (slot == 0)
+	{
+		RunSlotLockDag(dag_name);
+		slot = RunSlotTake(dag_name, max_active_runs, taken, false, false);
+	}
+	return slot;
+}
+
+/*
+ * Insert the run, in a slot if one is free.  Returns its run_id, or 0 when
+ * a scheduled tick already has its run.  A slot another run committed with
+ * since the catalog was read makes the INSERT do nothing: take another.
+ */
+static int64
+run_insert(const CatalogDagDef *def, CatalogNewRun *run)
+{
+	Bitmapset  *taken = NULL;
+
+	for (;;)
+	{
+		int64		run_id;
+
+		/* a scheduled run takes its slot when its time comes */
+		run->slot = run->scheduled ? 0 :
+			run_admit(def->dag_name, def->max_active_runs, &taken);
+		run->running = (run->slot > 0);
+		run_id = CatalogInsertRun(def, run);
+		if (run_id != 0)
+			return run_id;
+		if (run->slot == 0 ||
+			CatalogTickTaken(def->dag_name, run->logical_time, run->trigger))
+			return 0;
+		RunSlotGiveBack(def->dag_name, run->slot);
+		taken = bms_add_member(taken, run->slot);
+	}
 }
 
 /*
@@ -145,7 +197,7 @@ run_create(const char *dag_name, TimestampTz logical_time, const char *trigger,
 	int64		run_id;
 
 	*nqueued = 0;
-	run_lock_dag(dag_name);
+	run_lock_dag_shared(dag_name);
 	if (!CatalogLoadDag(dag_name, &def))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -161,14 +213,11 @@ run_create(const char *dag_name, TimestampTz logical_time, const char *trigger,
 	run.logical_time = logical_time;
 	run.trigger = trigger;
 	run.params = params;
-	/* may it start now, or must it wait for max_active_runs? */
 	run.scheduled = scheduled;
-	run.running = !scheduled &&
-		CatalogCountRunningRuns(dag_name) < def.max_active_runs;
 	run.priority = graph.priority;
 	run.downstream = graph.downstream;
 
-	run_id = CatalogInsertRun(&def, &run);
+	run_id = run_insert(&def, &run);
 	if (run_id == 0)
 		return 0;
 	CatalogInsertTaskRuns(run_id, &def, &run);

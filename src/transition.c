@@ -24,7 +24,7 @@
  * Run states (dag_run.state):
  *
  *	  scheduled --RunScheduledDue--> queued
- *	  queued --RunsStarted--> running --RunEnded--> success | failed | cancelled
+ *	  queued --RunStarted--> running --RunEnded--> success | failed | cancelled
  *	  scheduled | queued | running --RunCancelled--> cancelled
  *	  (scheduled | queued | running, past deadline_at) --RunsMissedDeadline-->
  *	  the same state, missed_deadline set (not a state: a flag, set once)
@@ -100,6 +100,7 @@
 static SPIPlanPtr plan_claim;
 static SPIPlanPtr plan_success;
 static SPIPlanPtr plan_skipped;
+static SPIPlanPtr plan_success_leaf;
 static SPIPlanPtr plan_failed;
 static SPIPlanPtr plan_tally;
 static SPIPlanPtr plan_lock_downstream;
@@ -175,7 +176,8 @@ trans_collect(List **ended)
 	"   OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4, " \
 	" t.database::pg_catalog.text, r.dag_name, " \
 	" r.logical_time::pg_catalog.text, r.params::pg_catalog.text, " \
-	" r.owner::pg_catalog.text, t.conninfo, t.autocommit, t.pool, t.condition"
+	" r.owner::pg_catalog.text, t.conninfo, t.autocommit, t.pool, t.condition, " \
+	" pg_catalog.cardinality(t.downstream)"
 
 static SPIPlanPtr plan_claim_pool;
 static SPIPlanPtr plan_claim_ours;
@@ -210,6 +212,7 @@ trans_read_claim(ClaimedTask *task, MemoryContext cxt)
 	task->autocommit = DatumGetBool(CatalogDatum(0, 13, &isnull));
 	task->pool = CatalogText(0, 14);
 	task->condition = CatalogText(0, 15);
+	task->ndownstream = DatumGetInt32(CatalogDatum(0, 16, &isnull));
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -405,6 +408,37 @@ TaskClaimedQueuedByUs(int pid, int64 run_id, ArrayType *names,
 }
 
 /*
+ * The success UPDATE, its attempt row and, when lock_run, a FOR KEY SHARE
+ * lock on the run row taken before any task row.  A task with downstream
+ * tasks updates their rows too, and a cascading DELETE of the DAG locks the
+ * run row first and the task rows after: taking the run row first keeps the
+ * two from deadlocking.  A task without downstream tasks touches only its
+ * own row, which the DELETE waits for, so it needs no such lock -- and
+ * workers finishing the tasks of one wide fan-out do not all lock the one
+ * run row (a new MultiXact for each).
+ */
+#define TASK_SUCCESS_SQL(lock_cte, lock_cond) \
+	"WITH " lock_cte \
+	"u AS (" \
+	" UPDATE dagsched.task_run SET state = " SQL_LIT(TS_SUCCESS) ", " \
+	"  finished_at = pg_catalog.clock_timestamp(), error = NULL, " \
+	"  output = $3, next_attempt_at = NULL, result = $5 " \
+	" WHERE run_id OPERATOR(pg_catalog.=) $1 " \
+	"  AND task_name OPERATOR(pg_catalog.=) $2 " \
+	"  AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING) \
+	"  AND pid OPERATOR(pg_catalog.=) $4 " lock_cond \
+	" RETURNING run_id, task_name, attempts, started_at, " \
+	"  finished_at, output, pid, downstream, result, " \
+	ATTEMPT_DEFINITION "), " \
+	"a AS (INSERT INTO dagsched.task_attempt " \
+	" (run_id, task_name, attempt, state, started_at, finished_at, " \
+	"  output, pid, result, " ATTEMPT_DEFINITION ") " \
+	" SELECT run_id, task_name, attempts, " SQL_LIT(TS_SUCCESS) ", " \
+	"  started_at, finished_at, output, pid, result, " \
+	ATTEMPT_DEFINITION " FROM u) " \
+	"SELECT downstream FROM u"
+
+/*
  * running -> success, for the attempt this worker (pid) holds; recorded in
  * task_attempt too.  Returns the task's downstream names.
  */
@@ -416,6 +450,7 @@ TaskSucceeded(const ClaimedTask *task, const char *output,
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
+	SPIPlanPtr	plan;
 
 	values[0] = Int64GetDatum(task->run_id);
 	values[1] = CStringGetTextDatum(task->task_name);
@@ -429,35 +464,17 @@ TaskSucceeded(const ClaimedTask *task, const char *output,
 	else
 		nulls[4] = 'n';
 
-	/*
-	 * Lock the run row (FOR KEY SHARE) before any task row: foreign-key
-	 * checks later in this transaction take the same lock, and a cascading
-	 * DELETE of the DAG takes them in the opposite order -- a deadlock.
-	 */
-	CatalogPrepare(&plan_success,
-				   "WITH lk AS (SELECT 1 FROM dagsched.dag_run "
-				   "  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE), "
-				   "u AS ("
-				   " UPDATE dagsched.task_run SET state = " SQL_LIT(TS_SUCCESS) ", "
-				   "  finished_at = pg_catalog.clock_timestamp(), error = NULL, "
-				   "  output = $3, next_attempt_at = NULL, result = $5 "
-				   " WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				   "  AND task_name OPERATOR(pg_catalog.=) $2 "
-				   "  AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
-				   "  AND pid OPERATOR(pg_catalog.=) $4 "
-				   "  AND EXISTS (SELECT 1 FROM lk) "
-				   " RETURNING run_id, task_name, attempts, started_at, "
-				   "  finished_at, output, pid, downstream, result, "
-				   ATTEMPT_DEFINITION "), "
-				   "a AS (INSERT INTO dagsched.task_attempt "
-				   " (run_id, task_name, attempt, state, started_at, finished_at, "
-				   "  output, pid, result, " ATTEMPT_DEFINITION ") "
-				   " SELECT run_id, task_name, attempts, " SQL_LIT(TS_SUCCESS) ", "
-				   "  started_at, finished_at, output, pid, result, "
-				   ATTEMPT_DEFINITION " FROM u) "
-				   "SELECT downstream FROM u",
-				   5, argtypes);
-	CatalogExecPlan(plan_success, values, nulls);
+	if (task->ndownstream > 0)
+		plan = CatalogPrepare(&plan_success,
+							  TASK_SUCCESS_SQL("lk AS (SELECT 1 FROM dagsched.dag_run "
+											   "  WHERE run_id OPERATOR(pg_catalog.=) $1 "
+											   "  FOR KEY SHARE), ",
+											   "AND EXISTS (SELECT 1 FROM lk)"),
+							  5, argtypes);
+	else
+		plan = CatalogPrepare(&plan_success_leaf, TASK_SUCCESS_SQL("", ""),
+							  5, argtypes);
+	CatalogExecPlan(plan, values, nulls);
 
 	/*
 	 * The attempt is no longer ours (the DAG was deleted, or the attempt was
@@ -971,44 +988,24 @@ TaskMarked(int64 run_id, const char *task_name, const char *state,
 }
 
 /*
- * queued -> running, for the oldest queued runs of dag_name while fewer
- * than max_active_runs run.  Locks the DAG row: run creation and run ends
- * serialize on it.  Returns the run_ids (int64 in a List of pointers).
+ * queued -> running, in the max_active_runs slot the caller took for it
+ * (run_slot.c).  False if the run is no longer queued.
  */
-List *
-RunsStarted(const char *dag_name)
+bool
+RunStarted(int64 run_id, int slot)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-	List	   *ids = NIL;
-	uint64		i;
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		values[2];
 
-	values[0] = CStringGetTextDatum(dag_name);
-	CatalogExec("WITH d AS (SELECT max_active_runs FROM dagsched.dag "
-				"  WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE) "
-				"UPDATE dagsched.dag_run SET state = " SQL_LIT(RS_RUNNING) ", "
-				"  started_at = COALESCE(started_at, pg_catalog.clock_timestamp()) "
-				" WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(RS_QUEUED)
-				"  AND run_id OPERATOR(pg_catalog.=) ANY (ARRAY("
-				"  SELECT run_id FROM dagsched.dag_run "
-				"  WHERE dag_name OPERATOR(pg_catalog.=) $1 "
-				"   AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_QUEUED)
-				"  ORDER BY logical_time, run_id "
-				"  LIMIT (SELECT GREATEST(0, d.max_active_runs "
-				"    OPERATOR(pg_catalog.-) (SELECT pg_catalog.count(*) "
-				"     FROM dagsched.dag_run WHERE dag_name OPERATOR(pg_catalog.=) $1 "
-				"     AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING) ")) FROM d))) "
-				" RETURNING run_id",
-				1, argtypes, values, NULL);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64	   *id = palloc(sizeof(int64));
-
-		*id = DatumGetInt64(CatalogDatum(i, 1, &isnull));
-		ids = lappend(ids, id);
-	}
-	return ids;
+	values[0] = Int64GetDatum(run_id);
+	values[1] = Int32GetDatum(slot);
+	CatalogExec("UPDATE dagsched.dag_run SET state = " SQL_LIT(RS_RUNNING) ", "
+				" slot = $2, "
+				" started_at = COALESCE(started_at, pg_catalog.clock_timestamp()) "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_QUEUED),
+				2, argtypes, values, NULL);
+	return SPI_processed > 0;
 }
 
 /*
@@ -1076,25 +1073,28 @@ RunCancelled(int64 run_id, char **dag_name, char **state)
 }
 
 /*
- * success | failed | cancelled -> running when max_active_runs leaves room
- * (may_run), else queued behind the others.  Returns the new state.
+ * success | failed | cancelled -> running in the slot the caller took
+ * (slot > 0), else queued behind the others.  Returns the new state.
  */
 char *
-RunResumed(int64 run_id, bool may_run, char **dag_name)
+RunResumed(int64 run_id, int slot, char **dag_name)
 {
-	Oid			argtypes[2] = {INT8OID, BOOLOID};
+	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
 
 	values[0] = Int64GetDatum(run_id);
-	values[1] = BoolGetDatum(may_run);
-	CatalogExec("UPDATE dagsched.dag_run SET finished_at = NULL, "
+	values[1] = Int32GetDatum(slot);
+	if (slot <= 0)
+		nulls[1] = 'n';
+	CatalogExec("UPDATE dagsched.dag_run SET finished_at = NULL, slot = $2, "
 				" cancel_requested = false, "
-				" state = CASE WHEN $2 THEN " SQL_LIT(RS_RUNNING)
+				" state = CASE WHEN $2 IS NOT NULL THEN " SQL_LIT(RS_RUNNING)
 				"  ELSE " SQL_LIT(RS_QUEUED) " END "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
 				" AND state OPERATOR(pg_catalog.<>) ALL (" SQL_SET(RS_ACTIVE_LIST) ") "
 				"RETURNING dag_name, state",
-				2, argtypes, values, NULL);
+				2, argtypes, values, nulls);
 	if (SPI_processed == 0)
 		elog(ERROR, "run %lld is not in a state it can be resumed from",
 			 (long long) run_id);

@@ -117,8 +117,8 @@ extern bool RunScheduledDue(int64 run_id, char **dag_name);
  */
 extern int	RunsMissedDeadline(void);
 
-/* queued -> running for the oldest queued runs that max_active_runs admits */
-extern List *RunsStarted(const char *dag_name);
+/* queued -> running, in a max_active_runs slot the caller holds */
+extern bool RunStarted(int64 run_id, int slot);
 
 /* running -> success | failed | cancelled, once no task is active */
 extern bool RunEnded(int64 run_id, char **dag_name, char **state);
@@ -126,8 +126,8 @@ extern bool RunEnded(int64 run_id, char **dag_name, char **state);
 /* scheduled | queued | running -> cancelled; false (and *state) if ended */
 extern bool RunCancelled(int64 run_id, char **dag_name, char **state);
 
-/* success | failed | cancelled -> running | queued; ERROR if in flight */
-extern char *RunResumed(int64 run_id, bool may_run, char **dag_name);
+/* success | failed | cancelled -> running (slot > 0) | queued */
+extern char *RunResumed(int64 run_id, int slot, char **dag_name);
 
 /* running -> running with cancel_requested; false if not running */
 extern bool RunCancelRequested(int64 run_id, char **dag_name);

@@ -94,7 +94,9 @@ CREATE TABLE dagsched.dag_run (
 	cancel_requested boolean NOT NULL DEFAULT false,
 	-- still unfinished at deadline_at (logical_time + the DAG's deadline)
 	missed_deadline	boolean NOT NULL DEFAULT false,
-	deadline_at		timestamptz
+	deadline_at		timestamptz,
+	-- the max_active_runs slot a running run holds (src/run_slot.c)
+	slot			integer
 );
 
 -- a schedule tick produces at most one run, ever
@@ -111,6 +113,11 @@ CREATE INDEX dag_run_deadline_idx ON dagsched.dag_run (deadline_at)
 -- the scheduler wakes for the earliest one-off run (trigger(..., at))
 CREATE INDEX dag_run_scheduled_idx ON dagsched.dag_run (logical_time)
 	WHERE state = 'scheduled';
+-- max_active_runs: a running run holds one of its DAG's slot numbers
+-- 1 .. max_active_runs, never the same as another running run of the DAG
+-- (src/run_slot.c), so that runs of a DAG start without queueing on its row
+CREATE UNIQUE INDEX dag_run_slot_key ON dagsched.dag_run (dag_name, slot)
+	WHERE state = 'running';
 
 /*
  * One row per task per run, holding a copy of the task definition as it was
@@ -169,8 +176,11 @@ CREATE INDEX task_run_pool_running_idx ON dagsched.task_run (pool)
 -- the scheduler wakes for the earliest retry
 CREATE INDEX task_run_retry_idx ON dagsched.task_run (next_attempt_at)
 	WHERE state = 'retry_wait';
--- "is anything of this run still unfinished?"; housekeeping scans
-CREATE INDEX task_run_active_idx ON dagsched.task_run (run_id)
+-- "is anything of this run still unfinished?" (read in task_name order, so
+-- that a generic plan keeps to this index whatever the statistics say); its
+-- key is the primary key's, so a statement that looks up one task can use
+-- it as well as the primary key, never to scan the run's other tasks
+CREATE INDEX task_run_unfinished_idx ON dagsched.task_run (run_id, task_name)
 	WHERE state IN ('pending', 'queued', 'running', 'retry_wait');
 
 /* Every attempt of every task: the failures that retries hide. */
