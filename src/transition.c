@@ -103,7 +103,6 @@ static SPIPlanPtr plan_skipped;
 static SPIPlanPtr plan_success_leaf;
 static SPIPlanPtr plan_failed;
 static SPIPlanPtr plan_tally;
-static SPIPlanPtr plan_lock_downstream;
 
 static TaskOutcome
 trans_outcome_of(const char *state)
@@ -610,40 +609,34 @@ TaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
  * pending -> (rule says): add one outcome to the tallies of the pending
  * tasks named in downstream.  Rows in any other state are not touched, so
  * a downstream task that already ended (say, cancelled) keeps its state.
+ *
+ * One UPDATE per downstream task, by primary key: its generic plan is an
+ * index lookup whatever the statistics say, where "task_name = ANY ($2)"
+ * got a plan that read every unfinished task of the run.  The names come
+ * in the order the run stored them (sorted), so siblings finishing together
+ * lock their common downstream rows in the same order and never wait for
+ * each other in a cycle.
  */
 int
 TasksUpstreamEnded(int64 run_id, ArrayType *downstream, TaskOutcome outcome,
 				   List **ended)
 {
-	Oid			argtypes[5] = {INT8OID, TEXTARRAYOID, INT4OID, INT4OID, INT4OID};
+	Oid			argtypes[5] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT4OID};
 	Datum		values[5];
+	Datum	   *names;
+	int			nnames;
+	int			i;
+	int			nqueued = 0;
 
-	if (ArrayGetNItems(ARR_NDIM(downstream), ARR_DIMS(downstream)) == 0)
+	deconstruct_array(downstream, TEXTOID, -1, false, TYPALIGN_INT,
+					  &names, NULL, &nnames);
+	if (nnames == 0)
 		return 0;
 
 	values[0] = Int64GetDatum(run_id);
-	values[1] = PointerGetDatum(downstream);
 	values[2] = Int32GetDatum(outcome == TASK_OUTCOME_SUCCESS ? 1 : 0);
 	values[3] = Int32GetDatum(outcome == TASK_OUTCOME_FAILED ? 1 : 0);
 	values[4] = Int32GetDatum(outcome == TASK_OUTCOME_SKIPPED ? 1 : 0);
-
-	/*
-	 * Siblings finishing together update the same downstream rows: take
-	 * their locks in name order first, so that two of them never wait for
-	 * each other in opposite orders.
-	 */
-	if (ArrayGetNItems(ARR_NDIM(downstream), ARR_DIMS(downstream)) > 1)
-	{
-		CatalogPrepare(&plan_lock_downstream,
-					   "SELECT 1 FROM dagsched.task_run "
-					   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
-					   " AND task_name OPERATOR(pg_catalog.=) ANY ($2) "
-					   " AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
-					   "ORDER BY task_name FOR NO KEY UPDATE",
-					   2, argtypes);
-		CatalogExecPlan(plan_lock_downstream, values, NULL);
-	}
-
 	CatalogPrepare(&plan_tally,
 				   "UPDATE dagsched.task_run t SET "
 				   " up_success = t.up_success + $3, "
@@ -656,12 +649,17 @@ TasksUpstreamEnded(int64 run_id, ArrayType *downstream, TaskOutcome outcome,
 				   "  ANY (" SQL_SET(TS_RESOLVED_LIST) ") "
 				   "  THEN pg_catalog.clock_timestamp() END "
 				   "WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
-				   " AND t.task_name OPERATOR(pg_catalog.=) ANY ($2) "
+				   " AND t.task_name OPERATOR(pg_catalog.=) $2 "
 				   " AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
 				   "RETURNING t.state, t.downstream",
 				   5, argtypes);
-	CatalogExecPlan(plan_tally, values, NULL);
-	return trans_collect(ended);
+	for (i = 0; i < nnames; i++)
+	{
+		values[1] = names[i];
+		CatalogExecPlan(plan_tally, values, NULL);
+		nqueued += trans_collect(ended);
+	}
+	return nqueued;
 }
 
 /*
