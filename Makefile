@@ -15,6 +15,7 @@ OBJS = \
 	src/run_slot.o \
 	src/taskexec.o \
 	src/atcommit.o \
+	src/notify.o \
 	src/scheduler.o \
 	src/worker.o \
 	src/shell.o \

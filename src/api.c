@@ -471,6 +471,34 @@ dagsched_mark(PG_FUNCTION_ARGS)
 #define API_MAX_BACKFILL_RUNS 10000
 
 /*
+ * How many ticks of sched lie in [from, to); *first is the first of them.
+ * Counted before any run is created: run ids come from a sequence, which a
+ * refused call would otherwise advance for good.
+ */
+static int
+api_backfill_count(const char *dag_name, CronSchedule *sched, pg_tz *tz,
+				   TimestampTz from, TimestampTz to, TimestampTz *first)
+{
+	TimestampTz t;
+	int			nruns = 0;
+
+	if (!CronNextFire(sched, from - 1, tz, first))
+		return 0;
+	for (t = *first; t < to;)
+	{
+		if (++nruns > API_MAX_BACKFILL_RUNS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("backfill of DAG \"%s\" would create more than %d runs",
+							dag_name, API_MAX_BACKFILL_RUNS),
+					 errhint("Backfill a shorter range at a time.")));
+		if (!CronNextFire(sched, t, tz, &t))
+			break;
+	}
+	return nruns;
+}
+
+/*
  * backfill(dag_name text, from timestamptz, to timestamptz) returns setof bigint
  *
  * One run per schedule tick in [from, to), trigger 'backfill'.  Ticks that
@@ -518,26 +546,7 @@ dagsched_backfill(PG_FUNCTION_ARGS)
 	tz = CronLookupTimezone(tzname);
 	params = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
 
-	/*
-	 * Count the ticks before creating any run: run ids come from a sequence,
-	 * which a refused call would otherwise advance for good.
-	 */
-	if (CronNextFire(&sched, from - 1, tz, &tick))
-	{
-		TimestampTz t = tick;
-
-		while (t < to)
-		{
-			if (++nruns > API_MAX_BACKFILL_RUNS)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("backfill of DAG \"%s\" would create more than %d runs",
-								dag_name, API_MAX_BACKFILL_RUNS),
-						 errhint("Backfill a shorter range at a time.")));
-			if (!CronNextFire(&sched, t, tz, &t))
-				break;
-		}
-	}
+	nruns = api_backfill_count(dag_name, &sched, tz, from, to, &tick);
 
 	api_become_superuser(&save_userid, &save_sec);
 	/* the first tick at or after "from" */

@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "notify.h"
 #include "run_slot.h"
 #include "states.h"
 #include "validate.h"
@@ -46,6 +47,7 @@ static SPIPlanPtr plan_load_tasks;
 static SPIPlanPtr plan_insert_run;
 static SPIPlanPtr plan_insert_task_runs;
 static SPIPlanPtr plan_lock_dag_of_run;
+static SPIPlanPtr plan_share_dag_of_run;
 static SPIPlanPtr plan_max_active;
 static SPIPlanPtr plan_queued_runs;
 static SPIPlanPtr plan_tick_taken;
@@ -127,7 +129,8 @@ CatalogDatum(int row, int col, bool *isnull)
  * the state, never a DAG or task name (which another owner's listener could
  * not SELECT).  A listener that can see the run reads the rest from the
  * tables, through row-level security.  dag_name and task_name only say
- * which kind of event this is.
+ * which kind of event this is.  Sent only when some backend listens
+ * (notify.c): a notifying commit takes a cluster-wide lock.
  */
 void
 CatalogNotify(int64 run_id, const char *dag_name, const char *task_name,
@@ -148,7 +151,7 @@ CatalogNotifyEvent(const char *event, int64 run_id, const char *state)
 					 event, run_id);
 	escape_json(&buf, state);
 	appendStringInfoChar(&buf, '}');
-	Async_Notify("dagsched", buf.data);
+	DagschedNotify(buf.data);
 	pfree(buf.data);
 }
 
@@ -453,23 +456,34 @@ CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 }
 
 /*
- * Lock the DAG row of a run (FOR NO KEY UPDATE) before touching the run row:
- * a cascading DELETE of the DAG locks the DAG row first and the run rows
- * after, so taking them in the same order keeps the two from deadlocking.
- * It also serializes the run's end with run creation for max_active_runs.
+ * Lock the DAG row of a run before touching the run row: a cascading
+ * DELETE of the DAG locks the DAG row first and the run rows after, so
+ * taking them in the same order keeps the two from deadlocking.  FOR KEY
+ * SHARE (for run ends, which must not wait for each other) is enough for
+ * that; cancel() and retry() take FOR NO KEY UPDATE (exclusive), so that
+ * two of them on runs of one DAG take turns.
  */
 void
-CatalogLockDagOfRun(int64 run_id)
+CatalogLockDagOfRun(int64 run_id, bool exclusive)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
 
 	values[0] = Int64GetDatum(run_id);
-	CatalogExecCached(&plan_lock_dag_of_run, "SELECT 1 FROM dagsched.dag d, dagsched.dag_run r "
-				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-				" AND d.dag_name OPERATOR(pg_catalog.=) r.dag_name "
-				"FOR NO KEY UPDATE OF d",
-				1, argtypes, values, NULL);
+	if (exclusive)
+		CatalogExecCached(&plan_lock_dag_of_run,
+						  "SELECT 1 FROM dagsched.dag d, dagsched.dag_run r "
+						  "WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+						  " AND d.dag_name OPERATOR(pg_catalog.=) r.dag_name "
+						  "FOR NO KEY UPDATE OF d",
+						  1, argtypes, values, NULL);
+	else
+		CatalogExecCached(&plan_share_dag_of_run,
+						  "SELECT 1 FROM dagsched.dag d, dagsched.dag_run r "
+						  "WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+						  " AND d.dag_name OPERATOR(pg_catalog.=) r.dag_name "
+						  "FOR KEY SHARE OF d",
+						  1, argtypes, values, NULL);
 	RunSlotNoteDagLock();
 }
 

@@ -94,7 +94,7 @@ extern int64 CatalogInsertRun(const CatalogDagDef *def,
 							  const CatalogNewRun *run);
 extern void CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 								  const CatalogNewRun *run);
-extern void CatalogLockDagOfRun(int64 run_id);
+extern void CatalogLockDagOfRun(int64 run_id, bool exclusive);
 
 extern List *CatalogDueScheduledRuns(int limit);
 extern List *CatalogQueuedRuns(const char *dag_name, int limit);

@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 
 #include "dagsched.h"
+#include "notify.h"
 #include "results.h"
 #include "shmem.h"
 
@@ -118,6 +119,7 @@ _PG_init(void)
 						   &DagschedCtxAttempt);
 
 	MarkGUCPrefixReserved("dagsched");
+	DagschedNotifyInit();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -229,7 +229,7 @@ RunFinishIfDone(int64 run_id, int *nqueued)
 	if (run_has_active_task(run_id))
 		return false;
 
-	CatalogLockDagOfRun(run_id);
+	CatalogLockDagOfRun(run_id, false);
 
 	/*
 	 * Look again under the lock: while this waited for it, retry() or
@@ -307,9 +307,10 @@ run_fire_downstream_dags(int64 run_id, const char *dag_name)
 
 /*
  * Start queued runs of dag_name, oldest first, while max_active_runs has a
- * free slot.  The DAG row is locked first: a trigger() that found no slot
- * waits for this transaction and then sees the freed slot, or this one sees
- * its queued run.  Returns how many tasks became queued.
+ * free slot.  The DAG's admission lock is taken (shared) first: a trigger()
+ * that found no slot waits for this transaction and then sees the freed
+ * slot, or this one waits for it and sees its queued run.  Returns how many
+ * tasks became queued.
  */
 int
 RunPromoteQueued(const char *dag_name)
@@ -322,7 +323,7 @@ RunPromoteQueued(const char *dag_name)
 
 	if (max_active <= 0)
 		return 0;
-	RunSlotLockDag(dag_name);
+	RunSlotAdmitShared(dag_name);
 	queued = CatalogQueuedRuns(dag_name, max_active);
 	foreach(lc, queued)
 	{
@@ -367,7 +368,7 @@ RunStartScheduled(void)
 		char	   *dag_name;
 
 		/* DAG row first, as everywhere (see CatalogLockDagOfRun) */
-		CatalogLockDagOfRun(run_id);
+		CatalogLockDagOfRun(run_id, true);
 		if (!RunScheduledDue(run_id, &dag_name))
 			continue;			/* cancelled meanwhile */
 		CatalogNotify(run_id, dag_name, NULL, RS_QUEUED);
@@ -486,7 +487,7 @@ run_lock_state(int64 run_id, bool *cancel_requested, int *nqueued)
 	char	   *state;
 
 	*nqueued = 0;
-	CatalogLockDagOfRun(run_id);
+	CatalogLockDagOfRun(run_id, true);
 	values[0] = Int64GetDatum(run_id);
 	CatalogExec("SELECT state, cancel_requested FROM dagsched.dag_run "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",

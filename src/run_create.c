@@ -134,9 +134,9 @@ run_lock_dag_shared(const char *dag_name)
 
 /*
  * A slot for the new run, or 0 when max_active_runs makes it wait.  Only
- * then is the DAG row locked (FOR NO KEY UPDATE), and the slots looked at
- * once more: a run ending meanwhile either freed its slot before that look,
- * or waits for this transaction and starts the queued run (run_slot.c).
+ * then is the DAG's admission lock taken, and the slots looked at once
+ * more: a run ending meanwhile either freed its slot before that look, or
+ * waits for this transaction and starts the queued run (run_slot.c).
  */
 static int
 run_admit(const char *dag_name, int max_active_runs, Bitmapset **taken)
@@ -145,7 +145,7 @@ run_admit(const char *dag_name, int max_active_runs, Bitmapset **taken)
 
 	if (slot == 0)
 	{
-		RunSlotLockDag(dag_name);
+		RunSlotAdmitExclusive(dag_name);
 		slot = RunSlotTake(dag_name, max_active_runs, taken, false, false);
 	}
 	return slot;

@@ -15,12 +15,14 @@
  * another starter holds, and the unique index catches a number a run has
  * committed with since the catalog was read.
  *
- * Where max_active_runs does have to make a run wait, the DAG row is locked
- * as before: run ends and promotions lock it too, so either the ending run's
- * slot is seen free, or the ender sees the queued run and starts it.  A
- * starter first waits for the transactions holding the DAG's other numbers
- * (a number whose starter rolls back is free after all), unless it holds a
- * number or the DAG lock itself, which those could be waiting for.
+ * Where max_active_runs does have to make a run wait, the starter takes the
+ * DAG's admission lock (number 0) exclusively; run ends and promotions take
+ * it shared, so either the ending run's slot is seen free, or the ender sees
+ * the queued run and starts it -- and run ends of a DAG do not wait for each
+ * other.  A starter first waits for the transactions holding the DAG's
+ * other numbers (a number whose starter rolls back is free after all),
+ * unless it holds a number or an admission lock itself, which those could
+ * be waiting for.
  *
  * Copyright (c) 2026, dagsched developers
  *
@@ -53,7 +55,6 @@ static bool callback_registered = false;
 
 static SPIPlanPtr plan_used;
 static SPIPlanPtr plan_in_use;
-static SPIPlanPtr plan_lock_dag;
 
 static void
 run_slot_xact_callback(XactEvent event, void *arg)
@@ -180,20 +181,31 @@ RunSlotTake(const char *dag_name, int max_active_runs, Bitmapset **taken,
 	return 0;
 }
 
+/*
+ * The admission lock of a DAG: slot number 0 of the same lock space.  A
+ * starter that found no slot takes it exclusively before it looks once
+ * more and queues its run; whoever frees slots or starts queued runs takes
+ * it shared (run ends do not wait for each other) before reading the queued
+ * runs.  So of a queuing starter and a run end, one waits for the other's
+ * commit, and the queued run is never missed.
+ */
 void
-RunSlotLockDag(const char *dag_name)
+RunSlotAdmitExclusive(const char *dag_name)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	LOCKTAG		tag;
 
-	values[0] = CStringGetTextDatum(dag_name);
-	CatalogExecCached(&plan_lock_dag, "SELECT 1 FROM dagsched.dag "
-				"WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-				1, argtypes, values, NULL);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("DAG \"%s\" does not exist", DagschedQuote(dag_name))));
+	run_slot_tag(&tag, dag_name, 0);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	run_slot_note_lock();
+}
+
+void
+RunSlotAdmitShared(const char *dag_name)
+{
+	LOCKTAG		tag;
+
+	run_slot_tag(&tag, dag_name, 0);
+	(void) LockAcquire(&tag, ShareLock, false, false);
 	run_slot_note_lock();
 }
 

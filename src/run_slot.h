@@ -34,8 +34,12 @@ extern int	RunSlotTake(const char *dag_name, int max_active_runs,
 /* Give up a slot RunSlotTake returned (its run was not started after all) */
 extern void RunSlotGiveBack(const char *dag_name, int slot);
 
-/* The DAG row FOR NO KEY UPDATE: run starts and ends of the DAG serialize */
-extern void RunSlotLockDag(const char *dag_name);
+/*
+ * The DAG's admission lock: exclusive for a starter about to queue its run,
+ * shared for whoever frees slots or starts queued runs (see run_slot.c).
+ */
+extern void RunSlotAdmitExclusive(const char *dag_name);
+extern void RunSlotAdmitShared(const char *dag_name);
 
 /* This transaction locked a DAG row FOR NO KEY UPDATE some other way */
 extern void RunSlotNoteDagLock(void);

@@ -78,6 +78,7 @@ DagschedShmemStartup(void)
 		memset(Dagsched, 0, shmem_size());
 		Dagsched->lock = &(GetNamedLWLockTranche("dagsched"))->lock;
 		ConditionVariableInit(&Dagsched->run_finished);
+		pg_atomic_init_u32(&Dagsched->listeners, 0);
 		Dagsched->nslots = max_worker_processes;
 	}
 	LWLockRelease(AddinShmemInitLock);

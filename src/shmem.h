@@ -17,6 +17,7 @@
 #ifndef DAGSCHED_SHMEM_H
 #define DAGSCHED_SHMEM_H
 
+#include "port/atomics.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -44,6 +45,7 @@ typedef struct DagschedShared
 	pid_t		scheduler_pid;
 	Latch	   *scheduler_latch;
 	ConditionVariable run_finished; /* broadcast whenever a run ends */
+	pg_atomic_uint32 listeners;	/* backends that ran LISTEN dagsched */
 	int			nslots;
 	DagschedWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } DagschedShared;
