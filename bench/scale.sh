@@ -89,13 +89,16 @@ one_run() {
 		FROM dagsched.task_run WHERE run_id = $run_id" | tr '|' ' '
 }
 
-# peak RSS (kB) of the dagsched processes while $1 (a pid) lives
+# peak RSS (kB) of this cluster's dagsched processes while $1 (a pid) lives
 rss_sampler() {
-	local watched=$1 out=$2 sched=0 work=0 p rss kind
+	local watched=$1 out=$2 sched=0 work=0 p rss kind pm
+	pm=$(head -n 1 "$BENCH_DATA/postmaster.pid")
 	while kill -0 "$watched" 2>/dev/null; do
-		for p in $(pgrep -f 'dagsched (scheduler|worker)' || true); do
-			rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
+		for p in $(pgrep -P "$pm" || true); do
 			kind=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true)
+			[[ $kind == *dagsched* ]] || continue
+			rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
+			[[ -n $rss ]] || continue
 			if [[ $kind == *scheduler* ]]; then
 				((rss > sched)) && sched=$rss
 			else

@@ -368,7 +368,7 @@ RunStartScheduled(void)
 		char	   *dag_name;
 
 		/* DAG row first, as everywhere (see CatalogLockDagOfRun) */
-		CatalogLockDagOfRun(run_id, true);
+		CatalogLockDagOfRun(run_id, false);
 		if (!RunScheduledDue(run_id, &dag_name))
 			continue;			/* cancelled meanwhile */
 		CatalogNotify(run_id, dag_name, NULL, RS_QUEUED);
