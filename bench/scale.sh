@@ -17,8 +17,9 @@
 #     CLIENTS tps.  Ratio: runs/s x 6 / tps (a run is 1 trigger + 5 task
 #     transactions; target >= 0.4).  Also trigger() calls/s alone (pgbench
 #     -t, 1 and CLIENTS clients), on one DAG and on CLIENTS different DAGs.
-#   * BIG=1: a fan-out of BIG_N (100000) tasks, with the peak RSS of the
-#     scheduler and the workers (sampled every 0.2 s from /proc).
+#   * BIG=1: a fan-out of BIG_N (100000) tasks, with the peak private RSS
+#     (RssAnon) of the scheduler and the workers of this cluster (sampled
+#     every 0.2 s from /proc).
 #   * PERF=1: perf record -a -g during the widest fan-out; prints the top
 #     of `perf report --no-children` (needs linux-perf).
 #
@@ -97,7 +98,8 @@ rss_sampler() {
 		for p in $(pgrep -P "$pm" || true); do
 			kind=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true)
 			[[ $kind == *dagsched* ]] || continue
-			rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
+			# private memory: RssAnon (VmRSS also counts shared buffers touched)
+			rss=$(awk '/^RssAnon/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
 			[[ -n $rss ]] || continue
 			if [[ $kind == *scheduler* ]]; then
 				((rss > sched)) && sched=$rss
@@ -141,7 +143,7 @@ if [[ -n "${BIG:-}" ]]; then
 	wait "$big_pid" || exit 1
 	read -r rid span <"$BENCH_DIR/big.out"
 	read -r rss_sched rss_work <"$BENCH_DIR/rss.out"
-	printf 'N=%s run %s span %.1f ms  %.1f tasks/s; peak RSS: scheduler %s kB, largest worker %s kB\n' \
+	printf 'N=%s run %s span %.1f ms  %.1f tasks/s; peak private RSS (RssAnon): scheduler %s kB, largest worker %s kB\n' \
 		"$BIG_N" "$rid" "$span" "$(awk -v n="$BIG_N" -v s="$span" 'BEGIN { print n / (s / 1000) }')" \
 		"$rss_sched" "$rss_work"
 fi
