@@ -114,6 +114,11 @@ if [[ "$what" == test ]]; then
 			[[ ! -f "$("$PG_CONFIG" --pkglibdir)/pgautofailover.so" ]]; }; then
 		need postgresql-$pg_major-auto-failover "no pg_autoctl or pgautofailover.so (t/041, HA manager)"
 	fi
+	# t/101 imports jobs from the real pg_cron, preloaded in its cluster
+	if command -v "$PG_CONFIG" >/dev/null 2>&1 &&
+		[[ ! -f "$("$PG_CONFIG" --pkglibdir)/pg_cron.so" ]]; then
+		need postgresql-$pg_major-cron "no pg_cron.so (t/101, import_pg_cron)"
+	fi
 fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
