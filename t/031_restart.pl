@@ -31,7 +31,7 @@ sub poll
 	my $last = '';
 	while (time() < $deadline)
 	{
-		my ($ret, $out, $err) = $node->psql('postgres', $query);
+		my ($ret, $out, $err) = DagschedTest::try_psql($node, $query);
 		$last = $ret == 0 ? $out : "error: $err";
 		return 1 if $ret == 0 && $out eq $expected;
 		sleep(0.1);

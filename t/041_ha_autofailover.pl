@@ -19,6 +19,9 @@ use warnings;
 use File::Spec;
 use POSIX qw(WNOHANG);
 use IPC::Run;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -161,8 +164,8 @@ sub q_on
 {
 	my ($node, $sql) = @_;
 	my $db = $node->name eq $mon->name ? 'pg_auto_failover' : 'postgres';
-	my ($ret, $out, $err) =
-	  $node->psql($db, $sql, on_error_stop => 1, timeout => 30);
+	my ($ret, $out, $err) = DagschedTest::try_psql($node, $sql, $db,
+		on_error_stop => 1, timeout => 30);
 	return $ret == 0 ? $out : undef;
 }
 

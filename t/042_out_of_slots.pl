@@ -12,6 +12,9 @@ use strict;
 use warnings;
 
 use IPC::Run;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -43,7 +46,7 @@ sub poll
 	my $last = '';
 	while (time() < $deadline)
 	{
-		my ($ret, $out, $err) = $node->psql('postgres', $query);
+		my ($ret, $out, $err) = DagschedTest::try_psql($node, $query);
 		$last = $ret == 0 ? $out : "error: $err";
 		return 1 if $ret == 0 && $out eq $expected;
 		sleep(0.1);

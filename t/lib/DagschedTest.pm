@@ -64,6 +64,21 @@ sub sql
 	return $node->safe_psql($db // 'postgres', $query);
 }
 
+# psql that never dies: ($ret, $stdout, $stderr), $ret -1 when psql could
+# not even be fed its input.  While a server crash-restarts or fails over,
+# psql can exit on its failed connection before reading stdin, and IPC::Run
+# then throws "Broken pipe" out of $node->psql (a test dies with exit 32).
+sub try_psql
+{
+	my ($node, $query, $db, @opt) = @_;
+	my ($ret, $out, $err);
+	eval {
+		($ret, $out, $err) = $node->psql($db // 'postgres', $query, @opt);
+		1;
+	} or return (-1, '', "psql failed: $@");
+	return ($ret, $out, $err);
+}
+
 # a manual run, triggered in its own transaction; returns the run_id
 sub trigger
 {
