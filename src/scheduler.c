@@ -4,7 +4,7 @@
  *	  The scheduler: a static background worker, one per cluster, on the
  *	  primary only.  It creates runs when schedule ticks come due, starts
  *	  one-off runs whose time has come, starts task workers when queued
- *	  tasks outnumber idle workers, queues retries whose delay has passed
+ *	  tasks outnumber free workers, queues retries whose delay has passed
  *	  and recovers attempts whose worker died.
  *
  * It never runs user code.  It sleeps on its latch until the earliest next
@@ -171,7 +171,7 @@ DagschedSchedulerMain(Datum main_arg)
 
 /*
  * Outside the loop's transaction: wake workers for the tasks it queued,
- * start more if queued tasks outnumber idle workers, purge a batch of
+ * start more if queued tasks outnumber free workers, purge a batch of
  * history when it is due.  Returns how long to sleep.
  */
 static long
@@ -370,7 +370,7 @@ advance:
 }
 
 /*
- * Start workers while queued tasks outnumber idle and starting workers,
+ * Start workers while queued tasks outnumber free and starting workers,
  * up to dagsched.max_workers.  Registration does not wait for the worker to
  * start.  Running out of background worker slots is logged once (and its
  * end once), not retried in a tight loop: a slot freed by another extension
@@ -381,7 +381,7 @@ static void
 sched_launch_workers(int queued)
 {
 	int			attached;
-	int			idle;
+	int			nfree;			/* attached, holding no task */
 	int			starting = 0;
 	int			free_handle = -1;
 	int			i;
@@ -389,7 +389,7 @@ sched_launch_workers(int queued)
 	int			max_workers = Min(DagschedMaxWorkers, Dagsched->nslots);
 
 	launch_starved = false;
-	DagschedCountWorkers(&attached, &idle);
+	DagschedCountWorkers(&attached, &nfree);
 	for (i = 0; i < Dagsched->nslots; i++)
 	{
 		pid_t		pid;
@@ -407,7 +407,7 @@ sched_launch_workers(int queued)
 			starting++;
 	}
 
-	want = Min(queued - idle - starting, max_workers - attached - starting);
+	want = Min(queued - nfree - starting, max_workers - attached - starting);
 	for (i = 0; i < Dagsched->nslots && want > 0; i++)
 	{
 		BackgroundWorker worker;

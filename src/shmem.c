@@ -333,21 +333,28 @@ DagschedWorkerRetireIfSurplus(void)
 	return retire;
 }
 
+/*
+ * Count the attached workers, and those of them holding no task: idle ones,
+ * ones woken but not yet claiming, ones just attached.  Each of those looks
+ * for work before it sleeps, so a queued task needs no new worker while one
+ * is free.  Counting only the idle ones started a worker per wake-up while
+ * a woken or new worker was still on its way to its claim.
+ */
 void
-DagschedCountWorkers(int *attached, int *idle)
+DagschedCountWorkers(int *attached, int *nfree)
 {
 	int			i;
 
 	*attached = 0;
-	*idle = 0;
+	*nfree = 0;
 	LWLockAcquire(Dagsched->lock, LW_SHARED);
 	for (i = 0; i < Dagsched->nslots; i++)
 	{
 		if (Dagsched->slots[i].pid != 0)
 		{
 			(*attached)++;
-			if (Dagsched->slots[i].idle)
-				(*idle)++;
+			if (Dagsched->slots[i].run_id == 0)
+				(*nfree)++;
 		}
 	}
 	LWLockRelease(Dagsched->lock);

@@ -69,7 +69,7 @@ extern bool DagschedWorkerTryRetire(void);
 extern bool DagschedWorkerMayClaim(void);
 extern bool DagschedWorkerRetireIfSurplus(void);
 
-extern void DagschedCountWorkers(int *attached, int *idle);
+extern void DagschedCountWorkers(int *attached, int *nfree);
 extern bool DagschedPidIsAttached(pid_t pid);
 extern bool DagschedTaskIsRunning(int64 run_id, const char *task_name,
 								  pid_t pid);
