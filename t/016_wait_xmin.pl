@@ -4,20 +4,16 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('wait_xmin');
-$node->init;
-$node->append_conf('postgresql.conf',
-	    "shared_preload_libraries = 'dagsched'\n"
-	  . "dagsched.database_name = 'postgres'\n"
-	  . "max_worker_processes = 16\n");
-$node->start;
+my $node = DagschedTest->node('wait_xmin', max_worker_processes => 16);
 $node->safe_psql(
 	'postgres', q{
-	CREATE EXTENSION dagsched;
 	CREATE TABLE big AS SELECT i FROM generate_series(1, 10000) i;
 	CREATE TABLE seen (waiters int, waiter_xmin xid);
 });

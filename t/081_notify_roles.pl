@@ -6,20 +6,16 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('notify');
-$node->init;
-$node->append_conf('postgresql.conf',
-	    "shared_preload_libraries = 'dagsched'\n"
-	  . "dagsched.database_name = 'postgres'\n"
-	  . "max_worker_processes = 16\n");
-$node->start;
+my $node = DagschedTest->node('notify', max_worker_processes => 16);
 $node->safe_psql(
 	'postgres', q{
-	CREATE EXTENSION dagsched;
 	CREATE ROLE alice LOGIN;
 	CREATE ROLE bob LOGIN;
 });

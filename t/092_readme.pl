@@ -8,6 +8,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -19,15 +22,7 @@ my ($sql) = ($quick // '') =~ /^```sql\n(.*?)^```/ms;
 ok(defined $sql && $sql =~ /dagsched\.trigger/,
 	'its first sql block triggers a run');
 
-my $node = PostgreSQL::Test::Cluster->new('demo');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'dagsched'
-dagsched.database_name = 'postgres'
-max_worker_processes = 16
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION dagsched');
+my $node = DagschedTest->node('demo', max_worker_processes => 16);
 
 # what make demo does before you paste anything (its working directory is
 # the cluster's, for the shell task's published.log)

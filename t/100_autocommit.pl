@@ -12,20 +12,15 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('autocommit');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'dagsched'
-dagsched.database_name = 'postgres'
-max_worker_processes = 32
-autovacuum = off
-});
-$node->start;
+my $node = DagschedTest->node('autocommit', conf => "autovacuum = off\n", create_extension => 0);
 
 sub sql { return $node->safe_psql($_[1] // 'postgres', $_[0]); }
 

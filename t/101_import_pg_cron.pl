@@ -8,21 +8,20 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use DagschedTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('import');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'dagsched,pg_cron'
-dagsched.database_name = 'postgres'
-cron.database_name = 'postgres'
-max_worker_processes = 32
-autovacuum = off
-});
-$node->start;
+# pg_cron preloaded beside dagsched (the later shared_preload_libraries wins)
+my $node = DagschedTest->node('import',
+	conf => "shared_preload_libraries = 'dagsched,pg_cron'\n"
+	  . "cron.database_name = 'postgres'\n"
+	  . "autovacuum = off\n",
+	create_extension => 0);
 
 sub sql { return $node->safe_psql($_[1] // 'postgres', $_[0]); }
 
