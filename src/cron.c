@@ -512,6 +512,11 @@ cron_parse_fields(const char *text, char **tok, int ntok,
 /*
  * The parser proper.  "detail" (may be NULL) receives a sentence explaining
  * the syntax that was expected, for CronParseOrError's errdetail.
+ *
+ * Longer than most functions here: it splits the text into words once and
+ * then tells the forms apart (@-names, intervals, 5- or 6-field cron), each
+ * a short branch with its own error sentence; split into helpers, the
+ * words and the error buffer would travel through every one of them.
  */
 static bool
 cron_parse(const char *text, CronSchedule *result, char *errbuf,

@@ -55,6 +55,12 @@ define_context_setting(const char *name, const char *desc, char **var)
 							   NULL, NULL, NULL);
 }
 
+/*
+ * Defines every setting and the NOTIFY hook; when preloaded, also asks for
+ * shared memory, installs the DROP hook and registers the scheduler.  Long
+ * only because each setting is one DefineCustom call with its
+ * description (what SHOW ALL and pg_settings print).
+ */
 void
 _PG_init(void)
 {
