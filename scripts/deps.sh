@@ -5,7 +5,8 @@
 #   bash scripts/deps.sh build   server headers + PGXS, a compiler, make
 #   bash scripts/deps.sh demo    build + a PostgreSQL 15 server
 #   bash scripts/deps.sh test    demo + Perl's prove, Test::More, IPC::Run,
-#                                pg_auto_failover (t/041)
+#                                pg_auto_failover (t/041), pg_cron (t/101),
+#                                the de_DE.UTF-8 locale (t/044)
 #
 # Each need is checked directly (a file, a command, a Perl module), not by
 # asking the package manager, so a hand-built PostgreSQL works too.  When
@@ -14,6 +15,8 @@
 #     apt-get (non-interactive, no recommends), saying which;
 #   - otherwise: prints the command to run and exits 1.
 # DAGSCHED_NO_APT=1 never installs (prints the command instead).
+# A locale is not a package: as root it is generated after the packages are
+# in (locale-gen, or localedef), otherwise the command is printed.
 #
 # Environment: PG_CONFIG (default: PostgreSQL 15's, as scripts/test.sh).
 set -euo pipefail
@@ -119,9 +122,47 @@ if [[ "$what" == test ]]; then
 		[[ ! -f "$("$PG_CONFIG" --pkglibdir)/pg_cron.so" ]]; then
 		need postgresql-$pg_major-cron "no pg_cron.so (t/101, import_pg_cron)"
 	fi
+	# t/044 runs the server with German messages (lc_messages): the locale
+	# must exist; glibc's tools to make it come with 'locales'
+	test_locale=de_DE.UTF-8
+	if ! locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
+		need_locale=1
+		if ! command -v localedef >/dev/null 2>&1 ||
+			[[ ! -d /usr/share/i18n/locales ]]; then
+			need locales "no localedef or locale sources (t/044 needs $test_locale)"
+		fi
+	fi
 fi
 
+# Generate the test locale (after its tools are installed, if they were
+# missing): Debian's way is to enable it in /etc/locale.gen, so that
+# locale-gen keeps it on upgrades; elsewhere localedef makes it directly.
+make_locale() {
+	if [[ -z "${need_locale:-}" ]]; then
+		return 0
+	fi
+	if [[ $(id -u) -ne 0 || -n "${DAGSCHED_NO_APT:-}" ]]; then
+		echo "note: locale $test_locale is missing (t/044 skips); as root:" >&2
+		echo "  localedef -i de_DE -f UTF-8 $test_locale" >&2
+		return 0
+	fi
+	echo "generating locale $test_locale (t/044)"
+	if command -v locale-gen >/dev/null 2>&1 && [[ -f /etc/locale.gen ]]; then
+		if ! grep -q "^$test_locale UTF-8" /etc/locale.gen; then
+			if grep -q "^# *$test_locale UTF-8" /etc/locale.gen; then
+				sed -i "s/^# *$test_locale UTF-8/$test_locale UTF-8/" /etc/locale.gen
+			else
+				echo "$test_locale UTF-8" >>/etc/locale.gen
+			fi
+		fi
+		locale-gen
+	else
+		localedef -i de_DE -f UTF-8 "$test_locale"
+	fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
+	make_locale
 	exit 0
 fi
 
@@ -143,6 +184,7 @@ if [[ $is_debian -eq 1 && $(id -u) -eq 0 && -z "${DAGSCHED_NO_APT:-}" ]]; then
 	apt_get update
 	apt_get install -y --no-install-recommends "${missing[@]}"
 	echo "installed: ${missing[*]}"
+	make_locale
 	exit 0
 fi
 

@@ -23,6 +23,9 @@
 #   PROVE_FLAGS         e.g. "--verbose"
 #   SKIP_REGRESS=1 / SKIP_TAP=1   run only one of the two suites
 #   SKIP_INSTALL=1      test what is installed already (no `make install`)
+#   DAGSCHED_REQUIRE_TEST_LOCALE=1  t/044 fails instead of skipping when the
+#                       de_DE.UTF-8 locale or PostgreSQL's German messages
+#                       are missing (.ci/run sets it)
 #   DAGSCHED_TEST_SMALLFS  (set by this script as root) a 48 MB tmpfs owned by
 #                       the test user, for t/043's pg_wal; umounted at exit
 #
@@ -116,7 +119,8 @@ if [[ $(id -u) -eq 0 ]]; then
 		. | tar -C "$workdir" -xf -
 	chown -R "$test_user": "$workdir"
 	user_env=(PATH="$PATH" PG_CONFIG="$PG_CONFIG" HOME="$workdir")
-	for v in CI WERROR PROVE_TESTS PROVE_FLAGS PG_TEST_EXTRA PG_TEST_NOCLEAN; do
+	for v in CI WERROR PROVE_TESTS PROVE_FLAGS PG_TEST_EXTRA PG_TEST_NOCLEAN \
+		DAGSCHED_REQUIRE_TEST_LOCALE; do
 		if [[ -n "${!v:-}" ]]; then user_env+=("$v=${!v}"); fi
 	done
 	# t/043 fills pg_wal: it needs a small filesystem of its own, which only
