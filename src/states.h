@@ -10,7 +10,10 @@
  * The CHECK constraints of the catalog (sql/parts/10_catalog.sql) and the
  * partial-index predicates there list the same words: SQL cannot include a
  * C header, so a change here must be made there too (and in the upgrade
- * script).
+ * script).  t/091_states.pl fails when the two disagree: the CHECKs must
+ * allow exactly the TS_* and RS_* names, the unfinished-task and
+ * unfinished-run indexes cover TS_ACTIVE_LIST and RS_ACTIVE_LIST, and every
+ * state literal in sql/parts must be one of the names here.
  *
  * Copyright (c) 2026, dagsched developers
  *
