@@ -14,6 +14,7 @@ OBJS = \
 	src/run_create.o \
 	src/run_slot.o \
 	src/taskexec.o \
+	src/sensor.o \
 	src/atcommit.o \
 	src/notify.o \
 	src/scheduler.o \

@@ -525,3 +525,23 @@ UPDATE dagsched.dag_run r SET slot = s.n
  WHERE r.run_id = s.run_id;
 CREATE UNIQUE INDEX dag_run_slot_key ON dagsched.dag_run (dag_name, slot)
 	WHERE state = 'running';
+
+-- issue 17: sensors (kind 'sensor'), poked every poke_interval holding no
+-- worker in between (state sensing)
+ALTER TABLE dagsched.task ADD COLUMN poke_interval interval NOT NULL
+	DEFAULT '30 seconds';
+ALTER TABLE dagsched.task_run
+	ADD COLUMN poke_interval interval,
+	ADD COLUMN pokes integer NOT NULL DEFAULT 0,
+	ADD COLUMN last_poke_at timestamptz,
+	ADD COLUMN next_poke_at timestamptz;
+ALTER TABLE dagsched.task_run DROP CONSTRAINT task_run_state_check;
+ALTER TABLE dagsched.task_run ADD CONSTRAINT task_run_state_check
+	CHECK (state IN ('pending', 'queued', 'running', 'success', 'failed',
+					 'upstream_failed', 'skipped', 'cancelled',
+					 'retry_wait', 'sensing'));
+CREATE INDEX task_run_poke_idx ON dagsched.task_run (next_poke_at)
+	WHERE state = 'sensing';
+DROP INDEX dagsched.task_run_unfinished_idx;
+CREATE INDEX task_run_unfinished_idx ON dagsched.task_run (run_id, task_name)
+	WHERE state IN ('pending', 'queued', 'running', 'retry_wait', 'sensing');

@@ -179,6 +179,7 @@ catalog_read_task(int row, CatalogTaskDef *t)
 	t->autocommit = DatumGetBool(CatalogDatum(row, 12, &isnull));
 	t->pool = CatalogText(row, 13);
 	t->condition = CatalogText(row, 14);
+	t->poke_interval = datumCopy(CatalogDatum(row, 15, &isnull), false, 16);
 
 	deps = DatumGetArrayTypePCopy(CatalogDatum(row, 10, &isnull));
 	deconstruct_array(deps, TEXTOID, -1, false, TYPALIGN_INT,
@@ -222,7 +223,7 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 
 	CatalogExecCached(&plan_load_tasks, "SELECT task_name, kind, command, trigger_rule, retries, "
 				"retry_delay, timeout, database::pg_catalog.text, priority, "
-				"depends_on, conninfo, autocommit, pool, condition "
+				"depends_on, conninfo, autocommit, pool, condition, poke_interval "
 				"FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 				"ORDER BY task_name",
 				1, argtypes, values, NULL);
@@ -401,12 +402,12 @@ void
 CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 					  const CatalogNewRun *run)
 {
-	Oid			argtypes[17] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
+	Oid			argtypes[18] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 		INTERVALARRAYOID, INTERVALARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	TEXTARRAYOID, BOOLOID, TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID};
-	Datum		values[17];
+		TEXTARRAYOID, BOOLOID, TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, INTERVALARRAYOID};
+	Datum		values[18];
 	int			n = Max(def->ntasks, 1);
 	Datum	   *elems = palloc(sizeof(Datum) * n);
 	bool	   *nulls = palloc(sizeof(bool) * n);
@@ -434,25 +435,27 @@ CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 				   t->pool == NULL);
 	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->condition),
 				   t->condition == NULL);
+	CATALOG_COLUMN(def, INTERVALOID, t->poke_interval, false);
 
 	CatalogExecCached(&plan_insert_task_runs, "INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
 				" depends_on, trigger_rule, retries, retry_delay, timeout, "
 				" database, priority, downstream, state, queued_at, conninfo, "
-				" autocommit, pool, condition) "
+				" autocommit, pool, condition, poke_interval) "
 				"SELECT $1, x.n, x.k, x.c, x.d::pg_catalog.text[], x.r, x.re, "
 				" x.rd, x.t, x.db::pg_catalog.name, x.p, x.dn::pg_catalog.text[], "
 				" CASE WHEN $13 AND " CATALOG_READY_AT_START
 				"      THEN " SQL_LIT(TS_QUEUED) " ELSE " SQL_LIT(TS_PENDING) " END, "
 				" CASE WHEN $13 AND " CATALOG_READY_AT_START
-				"      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac, x.pl, x.co "
+				"      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac, x.pl, x.co, "
+				" x.pi "
 				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
 				" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 				" pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
 				" pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
 				" pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), "
-				" pg_catalog.unnest($17)) "
-				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac, pl, co)",
-				17, argtypes, values, NULL);
+				" pg_catalog.unnest($17), pg_catalog.unnest($18)) "
+				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac, pl, co, pi)",
+				18, argtypes, values, NULL);
 }
 
 /*
@@ -572,7 +575,8 @@ CatalogCountQueued(void)
 
 /*
  * The earliest moment the scheduler has something to do: a DAG's next tick,
- * a retry coming due, a scheduled run's time or a run's deadline.  False when there is none.
+ * a retry coming due, a sensor's next poke, a scheduled run's time or a
+ * run's deadline.  False when there is none.
  */
 bool
 CatalogNextWakeup(TimestampTz *wakeup)
@@ -585,6 +589,8 @@ CatalogNextWakeup(TimestampTz *wakeup)
 				"  WHERE NOT paused AND next_run_at IS NOT NULL), "
 				" (SELECT pg_catalog.min(next_attempt_at) FROM dagsched.task_run "
 				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RETRY_WAIT) "), "
+				" (SELECT pg_catalog.min(next_poke_at) FROM dagsched.task_run "
+				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_SENSING) "), "
 				" (SELECT pg_catalog.min(logical_time) FROM dagsched.dag_run "
 				"  WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(RS_SCHEDULED) "), "
 				" (SELECT pg_catalog.min(deadline_at) FROM dagsched.dag_run "

@@ -40,6 +40,7 @@ typedef struct CatalogTaskDef
 	bool		autocommit;
 	char	   *pool;			/* NULL = none */
 	char	   *condition;		/* NULL = none */
+	Datum		poke_interval;	/* interval: a sensor's wait between pokes */
 	int			ndeps;
 	const char **deps;
 } CatalogTaskDef;

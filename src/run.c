@@ -391,6 +391,23 @@ RunQueueDueRetries(void)
 	return TasksRetryDue();
 }
 
+/* Queue the sensors whose next poke is due; returns how many. */
+int
+RunQueueDuePokes(void)
+{
+	return TasksPokeDue();
+}
+
+/*
+ * A sensor's poke found its condition false: it waits for its next poke
+ * holding no worker; nothing downstream changes.
+ */
+void
+RunSensorWaits(const ClaimedTask *task)
+{
+	TaskSensing(task);
+}
+
 /*
  * Fail one attempt found "running" without a live worker, unless a look
  * under the row lock shows that its worker has it after all (it may just
@@ -720,7 +737,8 @@ RunMarkTask(int64 run_id, const char *task_name, const char *state,
 	CatalogNotify(run_id, NULL, task_name, state);
 	was_waiting = strcmp(old_state, TS_PENDING) == 0 ||
 		strcmp(old_state, TS_QUEUED) == 0 ||
-		strcmp(old_state, TS_RETRY_WAIT) == 0;
+		strcmp(old_state, TS_RETRY_WAIT) == 0 ||
+		strcmp(old_state, TS_SENSING) == 0;
 
 	/* in a queued run, the tasks are decided when it starts */
 	if (was_waiting && strcmp(run_state, RS_RUNNING) == 0)

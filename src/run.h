@@ -42,6 +42,10 @@ typedef struct ClaimedTask
 	char	   *pool;			/* NULL = none */
 	char	   *condition;		/* NULL = none */
 	int			ndownstream;	/* how many tasks depend on this one */
+	TimestampTz sensor_deadline;	/* a sensor's first poke + timeout; 0 =
+									 * none (or not a sensor) */
+	char	   *timeout_text;	/* the timeout as an interval, or NULL */
+	int			pokes;			/* a sensor's pokes, this one included */
 } ClaimedTask;
 
 /* run_create.c: load the definition, build the graph, insert the rows */
@@ -69,6 +73,8 @@ extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
 extern bool RunFinishIfDone(int64 run_id, int *nqueued);
 extern int	RunPromoteQueued(const char *dag_name);
 extern int	RunQueueDueRetries(void);
+extern int	RunQueueDuePokes(void);
+extern void RunSensorWaits(const ClaimedTask *task);
 extern int	RunStartScheduled(void);
 extern int	RunCheckDeadlines(void);
 extern int	RunRecoverOrphans(bool server_restarted, int *nrecovered);

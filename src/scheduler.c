@@ -252,6 +252,7 @@ sched_loop(bool *recovered, SchedLoopResult *result)
 		result->woken += sched_fire_dag(i, due, now);
 
 	result->woken += RunQueueDueRetries();
+	result->woken += RunQueueDuePokes();
 	result->woken += RunStartScheduled();
 	(void) RunCheckDeadlines();
 	{

@@ -38,6 +38,12 @@
 #define TS_SKIPPED			"skipped"
 #define TS_CANCELLED		"cancelled"
 #define TS_RETRY_WAIT		"retry_wait"
+#define TS_SENSING			"sensing"	/* a sensor between pokes: no worker */
+
+/* task.kind */
+#define TASK_KIND_SQL		"sql"
+#define TASK_KIND_SHELL		"shell"
+#define TASK_KIND_SENSOR	"sensor"
 
 /* dag_run.state */
 #define RS_SCHEDULED		"scheduled"	/* a one-off run waiting for its time */
@@ -57,9 +63,11 @@
  * Task states in which a task still has something ahead of it: the run is
  * not over while one of its tasks is in one of these.
  */
-#define TS_ACTIVE_LIST		TS_PENDING "," TS_QUEUED "," TS_RUNNING "," TS_RETRY_WAIT
-/* Active, but not started by a worker: what cancel() ends at once */
-#define TS_UNSTARTED_LIST	TS_PENDING "," TS_QUEUED "," TS_RETRY_WAIT
+#define TS_ACTIVE_LIST		TS_PENDING "," TS_QUEUED "," TS_RUNNING "," \
+							TS_RETRY_WAIT "," TS_SENSING
+/* Active, but held by no worker now: what cancel() ends at once */
+#define TS_UNSTARTED_LIST	TS_PENDING "," TS_QUEUED "," TS_RETRY_WAIT "," \
+							TS_SENSING
 /* Counted as a failure by trigger rules and by the run's outcome */
 #define TS_FAILURE_LIST		TS_FAILED "," TS_UPSTREAM_FAILED
 /* Ends a rule resolves a pending task to without running it */

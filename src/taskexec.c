@@ -57,6 +57,7 @@
 #include "output.h"
 #include "results.h"
 #include "shmem.h"
+#include "states.h"
 #include "taskexec.h"
 
 /* runs of one attempt when it is a deadlock or serialization victim */
@@ -95,7 +96,9 @@ taskexec_error_callback(void *arg)
 const TaskRunner *
 TaskRunnerFor(const ClaimedTask *task)
 {
-	if (strcmp(task->kind, "shell") == 0)
+	if (strcmp(task->kind, TASK_KIND_SENSOR) == 0)
+		return &TaskRunnerSensor;
+	if (strcmp(task->kind, TASK_KIND_SHELL) == 0)
 		return &TaskRunnerShell;
 	if (task->conninfo != NULL)
 		return &TaskRunnerRemote;
@@ -397,6 +400,7 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 	char	   *error = NULL;
 	const char *skip;
 	bool		claimed_queued;
+	bool		waits = false;
 
 	task_timer_fired = false;	/* a timer of an earlier try is no news */
 	ResultsForget();
@@ -404,10 +408,18 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 	taskexec_check_owner(task, &owner);
 	if (runner->check_access)
 		runner->check_access(task, &owner);
+	if (runner->poke)
+	{
+		/* a sensor's timer is what is left of its timeout */
+		SensorCheckTimeout(task);
+		task->timeout_ms = SensorRemainingMs(task);
+	}
 
 	taskexec_become_owner(task, &owner, &id);
 	skip = taskexec_condition_skips(task);
-	if (skip == NULL && !runner->run(task, &owner, &output, &error))
+	if (skip == NULL && runner->poke)
+		waits = !runner->poke(task, &output);
+	else if (skip == NULL && !runner->run(task, &owner, &output, &error))
 		elog(ERROR, "%s", error ? error : "task failed");
 
 	/*
@@ -419,6 +431,17 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 	AfterTriggerFireDeferred();
 	TaskResetSession();
 	taskexec_restore_identity(&id);
+
+	if (waits)
+	{
+		/* not yet: wait for the next poke, unless the timeout has passed */
+		SensorCheckTimeout(task);
+		RunSensorWaits(task);
+		taskexec_commit();
+		result->sensing = true;
+		result->succeeded = true;
+		return;
+	}
 
 	/* take the next task in the same commit */
 	MemoryContextReset(next->cxt);
@@ -484,7 +507,11 @@ taskexec_in_xact(const TaskRunner *runner, ClaimedTask *task,
 			next->claimed = false;
 			DagschedWorkerSetTask(task->run_id, task->task_name);
 		}
-		error = TaskErrorText(edata, task->timeout_ms, TaskTimerFired());
+		if (runner->poke && edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			TaskTimerFired())
+			error = SensorTimeoutText(task);
+		else
+			error = TaskErrorText(edata, task->timeout_ms, TaskTimerFired());
 		if ((edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED &&
 			 edata->sqlerrcode != ERRCODE_T_R_SERIALIZATION_FAILURE) ||
 			++tries >= TASKEXEC_TRANSIENT_TRIES)
@@ -651,6 +678,8 @@ TaskExecute(ClaimedTask *task, TaskNextClaim *next, TaskResult *result)
 
 	if (error != NULL)
 		taskexec_record_failure(task, error, output, result);
+	else if (result->sensing)
+		;						/* not an end: the sensor pokes again */
 	else if (DagschedLogTasks)
 		ereport(LOG,
 				(errmsg("dagsched: task \"%s\" of DAG \"%s\", run %lld succeeded",

@@ -69,6 +69,14 @@ typedef struct TaskRunner
 	 */
 	bool		(*run) (const ClaimedTask *task, const TaskOwner *owner,
 						char **output, char **error);
+
+	/*
+	 * A sensor's poke, instead of run() (TASK_RUNNER_IN_XACT only): true
+	 * when its condition holds (the task succeeds, *output recorded), false
+	 * when it does not yet (the task waits for its next poke, holding no
+	 * worker).  Errors are thrown.  NULL for every other runner.
+	 */
+	bool		(*poke) (const ClaimedTask *task, char **output);
 } TaskRunner;
 
 /* The task claimed in the commit that ends the current one (SQL tasks) */
@@ -87,6 +95,7 @@ typedef struct TaskResult
 	bool		claimed_other;	/* the same commit claimed none of them */
 	bool		may_have_ended_run; /* check the run's end after commit */
 	bool		retry_wait;		/* it waits for a retry */
+	bool		sensing;		/* a sensor waits for its next poke */
 } TaskResult;
 
 extern const TaskRunner *TaskRunnerFor(const ClaimedTask *task);
@@ -112,5 +121,11 @@ extern const TaskRunner TaskRunnerAutocommit;	/* dbtask.c */
 extern const TaskRunner TaskRunnerShell;
 extern const TaskRunner TaskRunnerRemote;
 extern const TaskRunner TaskRunnerOtherDb;
+extern const TaskRunner TaskRunnerSensor;	/* sensor.c */
+
+/* sensor.c: a sensor's timeout, checked around each poke */
+extern void SensorCheckTimeout(const ClaimedTask *task);
+extern int	SensorRemainingMs(const ClaimedTask *task);
+extern char *SensorTimeoutText(const ClaimedTask *task);
 
 #endif							/* DAGSCHED_TASKEXEC_H */

@@ -17,7 +17,9 @@
  *	                                       +--> failed      queued
  *	                                       +--> cancelled (run cancelled)
  *
- *	  pending | queued | retry_wait --TasksCancelled--> cancelled
+ *	  running (a sensor, its condition false) --TaskSensing--> sensing
+ *	  sensing --TasksPokeDue--> queued (its next poke; no worker meanwhile)
+ *	  pending | queued | retry_wait | sensing --TasksCancelled--> cancelled
  *	  failed | upstream_failed | cancelled (+ what lies below) --TasksReset-->
  *	  pending
  *
@@ -49,6 +51,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "states.h"
@@ -103,6 +106,7 @@ static SPIPlanPtr plan_skipped;
 static SPIPlanPtr plan_success_leaf;
 static SPIPlanPtr plan_failed;
 static SPIPlanPtr plan_tally;
+static SPIPlanPtr plan_sensing;
 
 static TaskOutcome
 trans_outcome_of(const char *state)
@@ -164,7 +168,7 @@ trans_collect(List **ended)
 #define CLAIM_UPDATE_SQL \
 	"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_RUNNING) ", " \
 	" attempts = t.attempts + 1, " \
-	" started_at = pg_catalog.clock_timestamp(), " \
+	SENSOR_CLAIM_SQL \
 	" finished_at = NULL, pid = $1 " \
 	"FROM q, dagsched.dag_run r " \
 	"WHERE t.run_id OPERATOR(pg_catalog.=) q.run_id " \
@@ -176,7 +180,26 @@ trans_collect(List **ended)
 	" t.database::pg_catalog.text, r.dag_name, " \
 	" r.logical_time::pg_catalog.text, r.params::pg_catalog.text, " \
 	" r.owner::pg_catalog.text, t.conninfo, t.autocommit, t.pool, t.condition, " \
-	" pg_catalog.cardinality(t.downstream)"
+	" pg_catalog.cardinality(t.downstream), " \
+	" CASE WHEN t.kind OPERATOR(pg_catalog.=) " SQL_LIT(TASK_KIND_SENSOR) \
+	"  THEN t.started_at OPERATOR(pg_catalog.+) t.timeout END, " \
+	" t.timeout::pg_catalog.text, t.pokes"
+
+/*
+ * A claim's start and poke columns.  A sensor requeued for its next poke
+ * (next_poke_at set) keeps the started_at of its first poke, which its
+ * timeout counts from; every other claim starts afresh.  A sensor's claim
+ * is a poke: counted, and timed, in the row.
+ */
+#define SENSOR_CLAIM_SQL \
+	" started_at = CASE WHEN t.next_poke_at IS NULL " \
+	"  THEN pg_catalog.clock_timestamp() ELSE t.started_at END, " \
+	" pokes = CASE WHEN t.kind OPERATOR(pg_catalog.<>) " SQL_LIT(TASK_KIND_SENSOR) \
+	"  THEN t.pokes WHEN t.next_poke_at IS NULL THEN 1 " \
+	"  ELSE t.pokes OPERATOR(pg_catalog.+) 1 END, " \
+	" last_poke_at = CASE WHEN t.kind OPERATOR(pg_catalog.=) " \
+	SQL_LIT(TASK_KIND_SENSOR) " THEN pg_catalog.clock_timestamp() END, " \
+	" next_poke_at = NULL, "
 
 static SPIPlanPtr plan_claim_pool;
 static SPIPlanPtr plan_claim_ours;
@@ -212,6 +235,10 @@ trans_read_claim(ClaimedTask *task, MemoryContext cxt)
 	task->pool = CatalogText(0, 14);
 	task->condition = CatalogText(0, 15);
 	task->ndownstream = DatumGetInt32(CatalogDatum(0, 16, &isnull));
+	d = CatalogDatum(0, 17, &isnull);
+	task->sensor_deadline = isnull ? 0 : DatumGetTimestampTz(d);
+	task->timeout_text = CatalogText(0, 18);
+	task->pokes = DatumGetInt32(CatalogDatum(0, 19, &isnull));
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -701,7 +728,56 @@ TasksRetryDue(void)
 }
 
 /*
- * pending | queued | retry_wait -> cancelled, for a run being cancelled.
+ * running -> sensing: a sensor's poke found its condition false.  It holds
+ * no worker until next_poke_at (poke_interval on, but never past its
+ * timeout, so that the poke due then reports the timeout), and the poke is
+ * not an attempt: the claim's count is taken back.  ERROR unless this pid
+ * still holds the claim; the caller has checked the timeout.
+ */
+void
+TaskSensing(const ClaimedTask *task)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(task->run_id);
+	values[1] = CStringGetTextDatum(task->task_name);
+	values[2] = Int32GetDatum(MyProcPid);
+	CatalogPrepare(&plan_sensing,
+				   "UPDATE dagsched.task_run SET state = " SQL_LIT(TS_SENSING) ", "
+				   " attempts = attempts OPERATOR(pg_catalog.-) 1, pid = NULL, "
+				   " next_poke_at = LEAST(pg_catalog.clock_timestamp() "
+				   "  OPERATOR(pg_catalog.+) COALESCE(poke_interval, "
+				   "   '30 seconds'::pg_catalog.interval), "
+				   "  started_at OPERATOR(pg_catalog.+) timeout) "
+				   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND task_name OPERATOR(pg_catalog.=) $2 "
+				   " AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				   " AND pid OPERATOR(pg_catalog.=) $3",
+				   3, argtypes);
+	CatalogExecPlan(plan_sensing, values, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task \"%s\" of run %lld is no longer claimed by this worker",
+						task->task_name, (long long) task->run_id)));
+}
+
+/* sensing -> queued, for the sensors whose next poke is due */
+int
+TasksPokeDue(void)
+{
+	CatalogExec("UPDATE dagsched.task_run SET state = " SQL_LIT(TS_QUEUED) ", "
+				" queued_at = pg_catalog.clock_timestamp() "
+				"WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_SENSING)
+				" AND next_poke_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()",
+				0, NULL, NULL, NULL);
+	return (int) SPI_processed;
+}
+
+/*
+ * pending | queued | retry_wait | sensing -> cancelled, for a run being
+ * cancelled.
  * Running tasks are left to their workers (the caller interrupts them after
  * commit; TaskFailed ends them cancelled).  Returns how many still run.
  */
@@ -715,7 +791,7 @@ TasksCancelled(int64 run_id)
 	values[0] = Int64GetDatum(run_id);
 	CatalogExec("UPDATE dagsched.task_run SET state = " SQL_LIT(TS_CANCELLED) ", "
 				" finished_at = pg_catalog.clock_timestamp(), "
-				" next_attempt_at = NULL "
+				" next_attempt_at = NULL, next_poke_at = NULL "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
 				" AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_UNSTARTED_LIST) ")",
 				1, argtypes, values, NULL);
@@ -804,17 +880,19 @@ TasksReset(int64 run_id, const char *task_name, bool downstream)
 				"  pg_catalog.unnest(t.downstream) AS d(name) WHERE $3), "
 				"def AS (SELECT r.task_name, d.task_name IS NOT NULL AS present, "
 				"  d.kind, d.command, d.retries, d.retry_delay, d.timeout, "
-				"  d.database, d.conninfo, d.autocommit "
+				"  d.database, d.conninfo, d.autocommit, d.poke_interval "
 				" FROM r JOIN dagsched.dag_run x ON x.run_id OPERATOR(pg_catalog.=) $1 "
 				" LEFT JOIN dagsched.task d ON d.dag_name OPERATOR(pg_catalog.=) x.dag_name "
 				"  AND d.task_name OPERATOR(pg_catalog.=) r.task_name) "
 				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
 				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
+				" next_poke_at = NULL, "
 				" retry_base = t.attempts, result = NULL, "
 				REFRESHED("kind") "," REFRESHED("command") ","
 				REFRESHED("retries") "," REFRESHED("retry_delay") ","
 				REFRESHED("timeout") "," REFRESHED("database") ","
-				REFRESHED("conninfo") "," REFRESHED("autocommit")
+				REFRESHED("conninfo") "," REFRESHED("autocommit") ","
+				REFRESHED("poke_interval")
 				" FROM def WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND t.task_name OPERATOR(pg_catalog.=) def.task_name "
 				" AND t.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_RUNNING),
@@ -911,7 +989,7 @@ TasksUndecided(int64 run_id, ArrayType *downstream)
 				"  AND t.state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_NOT_RUN_LIST) ")) "
 				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
 				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
-				" retry_base = t.attempts "
+				" next_poke_at = NULL, retry_base = t.attempts "
 				"FROM r WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND t.task_name OPERATOR(pg_catalog.=) r.task_name",
 				2, argtypes, values, NULL);
@@ -921,8 +999,8 @@ TasksUndecided(int64 run_id, ArrayType *downstream)
 }
 
 /*
- * pending | queued | retry_wait | success | failed | upstream_failed |
- * skipped | cancelled -> success | failed | skipped, by hand (mark()):
+ * pending | queued | retry_wait | sensing | success | failed |
+ * upstream_failed | skipped | cancelled -> success | failed | skipped, by hand (mark()):
  * recorded as an attempt by "who", with "manual" in its output (error for
  * failed).  A running task is refused: cancel it instead.  ERROR for a task
  * the run does not have.  Returns the task's downstream; *old_state is the
@@ -964,7 +1042,8 @@ TaskMarked(int64 run_id, const char *task_name, const char *state,
 				"  attempts = t.attempts + 1, retry_base = t.attempts + 1, "
 				"  started_at = pg_catalog.clock_timestamp(), "
 				"  finished_at = pg_catalog.clock_timestamp(), "
-				"  queued_at = NULL, next_attempt_at = NULL, pid = NULL, "
+				"  queued_at = NULL, next_attempt_at = NULL, next_poke_at = NULL, "
+				"  pid = NULL, "
 				"  error = CASE WHEN $3 OPERATOR(pg_catalog.=) " SQL_LIT(TS_FAILED)
 				"   THEN $5 END, "
 				"  output = CASE WHEN $3 OPERATOR(pg_catalog.<>) " SQL_LIT(TS_FAILED)

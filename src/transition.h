@@ -90,7 +90,16 @@ extern int	TasksEvaluated(int64 run_id, List **ended);
 /* retry_wait -> queued, for retries whose delay has passed */
 extern int	TasksRetryDue(void);
 
-/* pending | queued | retry_wait -> cancelled; returns how many still run */
+/* running -> sensing (a sensor's false poke); ERROR unless this pid holds it */
+extern void TaskSensing(const ClaimedTask *task);
+
+/* sensing -> queued, for sensors whose next poke is due */
+extern int	TasksPokeDue(void);
+
+/*
+ * pending | queued | retry_wait | sensing -> cancelled; returns how many
+ * still run
+ */
 extern int	TasksCancelled(int64 run_id);
 
 /*

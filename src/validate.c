@@ -61,6 +61,7 @@
 
 #include "cron.h"
 #include "dagsched.h"
+#include "states.h"
 #include "validate.h"
 
 PG_FUNCTION_INFO_V1(dagsched_dag_check);
@@ -812,6 +813,7 @@ typedef struct ValTask
 	char	   *old_task_name;
 	char	   *kind;			/* NULL: left for NOT NULL to report */
 	bool		is_shell;
+	bool		is_sensor;		/* kind 'sensor': a boolean query poked */
 	bool		autocommit;
 	bool		remote;			/* conninfo set: runs on another server */
 } ValTask;
@@ -1183,6 +1185,45 @@ val_task_check_command(const ValTask *t)
 				 errdetail("It holds only comments or semicolons.")));
 	if (!t->autocommit)
 		val_check_one_transaction(t, command, stmts);
+	if (t->is_sensor &&
+		(list_length(stmts) != 1 ||
+		 !IsA(linitial_node(RawStmt, stmts)->stmt, SelectStmt)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("command of sensor \"%s\" of DAG \"%s\" must be a single query",
+						t->task_name, t->dag_name),
+				 errdetail("Command: %s", val_quote(command)),
+				 errhint("Write one SELECT returning a boolean, such as SELECT EXISTS (SELECT FROM loads WHERE day = current_date).")));
+}
+
+/*
+ * A sensor is poked in a short transaction of a worker of this database:
+ * not on another server or database, and not statement by statement.
+ */
+static void
+val_task_check_sensor(const ValTask *t)
+{
+	char	   *dbname;
+
+	if (!t->is_sensor)
+		return;
+	if (t->remote || t->autocommit)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("sensor \"%s\" of DAG \"%s\" cannot have %s",
+						t->task_name, t->dag_name,
+						t->remote ? "conninfo" : "autocommit = true"),
+				 errdetail("A sensor's query is poked in a short transaction of a worker, in this database."),
+				 errhint("Query the other server through a foreign table or dblink, or make it an SQL task.")));
+	dbname = val_get_name(t->row.newtup, t->row.tupdesc, "database");
+	if (dbname != NULL &&
+		strcmp(dbname, get_database_name(MyDatabaseId)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("sensor \"%s\" of DAG \"%s\" cannot run in database \"%s\"",
+						t->task_name, t->dag_name, dbname),
+				 errdetail("A sensor's query is poked in a short transaction of a worker, in this database."),
+				 errhint("Set database to NULL, or make it an SQL task.")));
 }
 
 /*
@@ -1249,12 +1290,13 @@ val_task_check_kind_and_rule(const ValTask *t)
 									"trigger_rule");
 	int			i;
 
-	if (t->kind != NULL && strcmp(t->kind, "sql") != 0 && !t->is_shell)
+	if (t->kind != NULL && strcmp(t->kind, TASK_KIND_SQL) != 0 &&
+		!t->is_shell && !t->is_sensor)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid kind \"%s\" for task \"%s\" of DAG \"%s\"",
 						val_quote(t->kind), t->task_name, t->dag_name),
-				 errdetail("A task's kind is \"sql\" or \"shell\".")));
+				 errdetail("A task's kind is \"sql\", \"shell\" or \"sensor\".")));
 
 	if (rule == NULL)
 		return;
@@ -1303,6 +1345,15 @@ val_task_check_numbers(const ValTask *t)
 	if (!isnull)
 		val_check_interval("timeout", d, t->dag_name, t->task_name,
 						   "A timeout must be positive; NULL means none.");
+
+	/* a catalog older than this library has no such column */
+	if (SPI_fnumber(td, "poke_interval") > 0)
+	{
+		d = val_get_datum(tup, td, "poke_interval", &isnull);
+		if (!isnull)
+			val_check_interval("poke_interval", d, t->dag_name, t->task_name,
+							   "A sensor waits a positive time between two pokes.");
+	}
 
 	d = val_get_datum(tup, td, "depends_on", &isnull);
 	if (!isnull)
@@ -1442,7 +1493,8 @@ dagsched_task_check(PG_FUNCTION_ARGS)
 		val_check_name(false, t.task_name);
 
 	t.kind = val_get_text(tup, td, "kind");
-	t.is_shell = t.kind != NULL && strcmp(t.kind, "shell") == 0;
+	t.is_shell = t.kind != NULL && strcmp(t.kind, TASK_KIND_SHELL) == 0;
+	t.is_sensor = t.kind != NULL && strcmp(t.kind, TASK_KIND_SENSOR) == 0;
 	t.autocommit = val_get_bool(tup, td, "autocommit", false);
 	t.remote = val_get_text(tup, td, "conninfo") != NULL;
 
@@ -1456,6 +1508,10 @@ dagsched_task_check(PG_FUNCTION_ARGS)
 	}
 	if (val_col_changed(&t.row, "condition"))
 		val_task_check_condition(&t);
+	if (val_col_changed(&t.row, "kind") || val_col_changed(&t.row, "database") ||
+		val_col_changed(&t.row, "autocommit") ||
+		val_col_changed(&t.row, "conninfo"))
+		val_task_check_sensor(&t);
 	val_task_check_numbers(&t);
 	val_task_check_database(&t);
 	val_task_check_rights(&t);

@@ -273,8 +273,8 @@ worker_after_task(ClaimedTask *task, const TaskResult *result)
 
 	if (wake > 0)
 		DagschedWakeWorkers(wake);
-	if (result->retry_wait)
-		DagschedWakeScheduler();	/* it sleeps until the earliest retry */
+	if (result->retry_wait || result->sensing)
+		DagschedWakeScheduler();	/* it sleeps until the earliest retry/poke */
 	if (task->pool != NULL)
 		DagschedWakeWorkers(1);	/* a slot of its pool is free */
 	if (result->may_have_ended_run)

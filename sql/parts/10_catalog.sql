@@ -65,6 +65,8 @@ CREATE TABLE dagsched.task (
 	pool			text REFERENCES dagsched.pool (pool_name) ON UPDATE CASCADE,
 	-- a boolean query run as the owner before the task: false/NULL skips it
 	condition		text,
+	-- kind 'sensor': the wait between two pokes of its query (> 0)
+	poke_interval	interval NOT NULL DEFAULT '30 seconds',
 	PRIMARY KEY (dag_name, task_name)
 );
 
@@ -145,7 +147,7 @@ CREATE TABLE dagsched.task_run (
 	state			text NOT NULL DEFAULT 'pending'
 		CHECK (state IN ('pending', 'queued', 'running', 'success', 'failed',
 						 'upstream_failed', 'skipped', 'cancelled',
-						 'retry_wait')),
+						 'retry_wait', 'sensing')),
 	attempts		integer NOT NULL DEFAULT 0,
 	retry_base		integer NOT NULL DEFAULT 0,
 	queued_at		timestamptz,
@@ -160,6 +162,12 @@ CREATE TABLE dagsched.task_run (
 	result			jsonb,
 	pool			text,
 	condition		text,
+	-- sensors: the wait between pokes, the pokes so far, the last one's
+	-- start, and (state sensing) when the next one is due
+	poke_interval	interval,
+	pokes			integer NOT NULL DEFAULT 0,
+	last_poke_at	timestamptz,
+	next_poke_at	timestamptz,
 	PRIMARY KEY (run_id, task_name)
 );
 
@@ -176,12 +184,15 @@ CREATE INDEX task_run_pool_running_idx ON dagsched.task_run (pool)
 -- the scheduler wakes for the earliest retry
 CREATE INDEX task_run_retry_idx ON dagsched.task_run (next_attempt_at)
 	WHERE state = 'retry_wait';
+-- ... and for the earliest poke of a sensor that waits
+CREATE INDEX task_run_poke_idx ON dagsched.task_run (next_poke_at)
+	WHERE state = 'sensing';
 -- "is anything of this run still unfinished?" (read in task_name order, so
 -- that a generic plan keeps to this index whatever the statistics say); its
 -- key is the primary key's, so a statement that looks up one task can use
 -- it as well as the primary key, never to scan the run's other tasks
 CREATE INDEX task_run_unfinished_idx ON dagsched.task_run (run_id, task_name)
-	WHERE state IN ('pending', 'queued', 'running', 'retry_wait');
+	WHERE state IN ('pending', 'queued', 'running', 'retry_wait', 'sensing');
 
 /* Every attempt of every task: the failures that retries hide. */
 CREATE TABLE dagsched.task_attempt (
