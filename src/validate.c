@@ -1214,7 +1214,9 @@ val_task_check_sensor(const ValTask *t)
 						t->task_name, t->dag_name,
 						t->remote ? "conninfo" : "autocommit = true"),
 				 errdetail("A sensor's query is poked in a short transaction of a worker, in this database."),
-				 errhint("Query the other server through a foreign table or dblink, or make it an SQL task.")));
+				 t->remote ?
+				 errhint("Query the other server through a foreign table or dblink, or make it an SQL task.") :
+				 errhint("Set autocommit = false: a sensor's query is a single statement.")));
 	dbname = val_get_name(t->row.newtup, t->row.tupdesc, "database");
 	if (dbname != NULL &&
 		strcmp(dbname, get_database_name(MyDatabaseId)) != 0)

@@ -76,6 +76,21 @@ INSERT INTO dagsched.task (dag_name, task_name, command, retries) VALUES ('v_man
 INSERT INTO dagsched.task (dag_name, task_name, command, retry_delay) VALUES ('v_manual', 'a', 'SELECT 1', '0');
 INSERT INTO dagsched.task (dag_name, task_name, command, retry_delay) VALUES ('v_manual', 'a', 'SELECT 1', '-5 seconds');
 INSERT INTO dagsched.task (dag_name, task_name, command, timeout) VALUES ('v_manual', 'a', 'SELECT 1', '0 seconds');
+-- sensors: a positive poke_interval (every task has one), one query, poked
+-- in a short transaction of this database
+INSERT INTO dagsched.task (dag_name, task_name, command, poke_interval) VALUES ('v_manual', 'a', 'SELECT 1', '0');
+INSERT INTO dagsched.task (dag_name, task_name, kind, command, poke_interval) VALUES ('v_manual', 'a', 'sensor', 'SELECT true', '-30 seconds');
+INSERT INTO dagsched.task (dag_name, task_name, kind, command) VALUES ('v_manual', 'a', 'sensor', 'SELECT true; SELECT false');
+INSERT INTO dagsched.task (dag_name, task_name, kind, command) VALUES ('v_manual', 'a', 'sensor', 'UPDATE t SET x = 1');
+INSERT INTO dagsched.task (dag_name, task_name, kind, command, autocommit) VALUES ('v_manual', 'a', 'sensor', 'SELECT true', true);
+INSERT INTO dagsched.task (dag_name, task_name, kind, command, conninfo) VALUES ('v_manual', 'a', 'sensor', 'SELECT true', 'host=elsewhere');
+INSERT INTO dagsched.task (dag_name, task_name, kind, command, database) VALUES ('v_manual', 'a', 'sensor', 'SELECT true', 'template1');
+INSERT INTO dagsched.task (dag_name, task_name, kind, command, database) VALUES ('v_manual', 's', 'sensor', 'SELECT EXISTS (SELECT 1)', current_database());
+SELECT kind, poke_interval FROM dagsched.task WHERE dag_name = 'v_manual' AND task_name = 's';
+UPDATE dagsched.task SET poke_interval = '-1 s' WHERE dag_name = 'v_manual' AND task_name = 's';
+UPDATE dagsched.task SET command = 'SELECT 1; SELECT 2' WHERE dag_name = 'v_manual' AND task_name = 's';
+UPDATE dagsched.task SET poke_interval = '1 min' WHERE dag_name = 'v_manual' AND task_name = 's';
+DELETE FROM dagsched.task WHERE dag_name = 'v_manual' AND task_name = 's';
 INSERT INTO dagsched.task (dag_name, task_name, command, depends_on) VALUES ('v_manual', 'a', 'SELECT 1', '{b,NULL}');
 INSERT INTO dagsched.task (dag_name, task_name, command, depends_on) VALUES ('v_manual', 'a', 'SELECT 1', '{b,c,b}');
 INSERT INTO dagsched.task (dag_name, task_name, command, depends_on) VALUES ('v_manual', 'a', 'SELECT 1', '{b,a}');
