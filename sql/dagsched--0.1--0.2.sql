@@ -545,3 +545,28 @@ CREATE INDEX task_run_poke_idx ON dagsched.task_run (next_poke_at)
 DROP INDEX dagsched.task_run_unfinished_idx;
 CREATE INDEX task_run_unfinished_idx ON dagsched.task_run (run_id, task_name)
 	WHERE state IN ('pending', 'queued', 'running', 'retry_wait', 'sensing');
+
+-- issue 17: graph() colours a waiting sensor
+/* Fill colour of a node for a task state. */
+CREATE OR REPLACE FUNCTION dagsched.state_colour(state text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE state
+		WHEN 'success' THEN '#8fd694'
+		WHEN 'failed' THEN '#f28b82'
+		WHEN 'upstream_failed' THEN '#ffb74d'
+		WHEN 'running' THEN '#64b5f6'
+		WHEN 'queued' THEN '#cfcfcf'
+		WHEN 'pending' THEN '#cfcfcf'
+		WHEN 'skipped' THEN '#eeeeee'
+		WHEN 'cancelled' THEN '#8c8c8c'
+		WHEN 'retry_wait' THEN '#fff176'
+		WHEN 'sensing' THEN '#ce93d8'
+		ELSE '#ffffff'
+	END
+$$;
+
+COMMENT ON FUNCTION dagsched.state_colour(text) IS
+'fill colour used by graph() for a task state: success green, failed red, upstream_failed orange, running blue, queued/pending grey, skipped light grey, cancelled dark grey, retry_wait yellow, sensing (a sensor between pokes) purple';

@@ -89,12 +89,13 @@ AS $$
 		WHEN 'skipped' THEN '#eeeeee'
 		WHEN 'cancelled' THEN '#8c8c8c'
 		WHEN 'retry_wait' THEN '#fff176'
+		WHEN 'sensing' THEN '#ce93d8'
 		ELSE '#ffffff'
 	END
 $$;
 
 COMMENT ON FUNCTION dagsched.state_colour(text) IS
-'fill colour used by graph() for a task state: success green, failed red, upstream_failed orange, running blue, queued/pending grey, skipped light grey, cancelled dark grey, retry_wait yellow';
+'fill colour used by graph() for a task state: success green, failed red, upstream_failed orange, running blue, queued/pending grey, skipped light grey, cancelled dark grey, retry_wait yellow, sensing (a sensor between pokes) purple';
 
 /*
  * graph(): the DAG as Graphviz DOT or a Mermaid flowchart.
