@@ -120,6 +120,27 @@ CatalogDatum(int row, int col, bool *isnull)
 }
 
 /*
+ * The first column (bigint, not null) of every row of the last SPI result,
+ * as a List of palloc'd int64 *, so that the next statement may run.
+ */
+List *
+CatalogInt64List(void)
+{
+	List	   *ids = NIL;
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(CatalogDatum(i, 1, &isnull));
+		ids = lappend(ids, id);
+	}
+	return ids;
+}
+
+/*
  * NOTIFY dagsched with a small JSON payload.  It is delivered when, and only
  * if, the transaction that changed the state commits, so a listener never
  * hears of a state it cannot see.
@@ -496,8 +517,6 @@ CatalogQueuedRuns(const char *dag_name, int limit)
 {
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		values[2];
-	List	   *ids = NIL;
-	uint64		i;
 
 	values[0] = CStringGetTextDatum(dag_name);
 	values[1] = Int32GetDatum(limit);
@@ -506,15 +525,7 @@ CatalogQueuedRuns(const char *dag_name, int limit)
 				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_QUEUED)
 				"ORDER BY logical_time, run_id LIMIT $2",
 				2, argtypes, values, NULL);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64	   *id = palloc(sizeof(int64));
-
-		*id = DatumGetInt64(CatalogDatum(i, 1, &isnull));
-		ids = lappend(ids, id);
-	}
-	return ids;
+	return CatalogInt64List();
 }
 
 /*
@@ -526,8 +537,6 @@ CatalogDueScheduledRuns(int limit)
 {
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
-	List	   *ids = NIL;
-	uint64		i;
 
 	values[0] = Int32GetDatum(limit);
 	CatalogExec("SELECT run_id FROM dagsched.dag_run "
@@ -535,15 +544,7 @@ CatalogDueScheduledRuns(int limit)
 				" AND logical_time OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp() "
 				"ORDER BY logical_time, run_id LIMIT $1",
 				1, argtypes, values, NULL);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64	   *id = palloc(sizeof(int64));
-
-		*id = DatumGetInt64(CatalogDatum(i, 1, &isnull));
-		ids = lappend(ids, id);
-	}
-	return ids;
+	return CatalogInt64List();
 }
 
 /*

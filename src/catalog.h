@@ -81,6 +81,7 @@ extern int	CatalogExecCached(SPIPlanPtr *cache, const char *sql, int nargs,
 							  Oid *argtypes, Datum *values, const char *nulls);
 extern char *CatalogText(int row, int col);
 extern Datum CatalogDatum(int row, int col, bool *isnull);
+extern List *CatalogInt64List(void);
 
 extern void CatalogNotify(int64 run_id, const char *dag_name,
 						  const char *task_name, const char *state);
