@@ -24,6 +24,7 @@ OBJS = \
 	src/remote.o \
 	src/output.o \
 	src/results.o \
+	src/mapped.o \
 	src/autocommit.o \
 	src/api.o \
 	src/version.o

@@ -201,6 +201,7 @@ catalog_read_task(int row, CatalogTaskDef *t)
 	t->pool = CatalogText(row, 13);
 	t->condition = CatalogText(row, 14);
 	t->poke_interval = datumCopy(CatalogDatum(row, 15, &isnull), false, 16);
+	t->map_over = CatalogText(row, 16);
 
 	deps = DatumGetArrayTypePCopy(CatalogDatum(row, 10, &isnull));
 	deconstruct_array(deps, TEXTOID, -1, false, TYPALIGN_INT,
@@ -245,6 +246,7 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 	CatalogExecCached(&plan_load_tasks, "SELECT task_name, kind, command, trigger_rule, retries, "
 				"retry_delay, timeout, database::pg_catalog.text, priority, "
 				"depends_on, conninfo, autocommit, pool, condition, poke_interval "
+				"depends_on, conninfo, autocommit, pool, condition, map_over "
 				"FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 				"ORDER BY task_name",
 				1, argtypes, values, NULL);
@@ -423,12 +425,12 @@ void
 CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 					  const CatalogNewRun *run)
 {
-	Oid			argtypes[18] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
+	Oid			argtypes[19] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 		INTERVALARRAYOID, INTERVALARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 		TEXTARRAYOID, BOOLOID, TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, INTERVALARRAYOID};
-	Datum		values[18];
+	TEXTARRAYOID, INTERVALARRAYOID, TEXTARRAYOID};
+	Datum		values[19];
 	int			n = Max(def->ntasks, 1);
 	Datum	   *elems = palloc(sizeof(Datum) * n);
 	bool	   *nulls = palloc(sizeof(bool) * n);
@@ -457,26 +459,28 @@ CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->condition),
 				   t->condition == NULL);
 	CATALOG_COLUMN(def, INTERVALOID, t->poke_interval, false);
+	CATALOG_COLUMN(def, TEXTOID, CStringGetTextDatum(t->map_over),
+				   t->map_over == NULL);
 
 	CatalogExecCached(&plan_insert_task_runs, "INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
 				" depends_on, trigger_rule, retries, retry_delay, timeout, "
 				" database, priority, downstream, state, queued_at, conninfo, "
-				" autocommit, pool, condition, poke_interval) "
+				" autocommit, pool, condition, poke_interval, map_over) "
 				"SELECT $1, x.n, x.k, x.c, x.d::pg_catalog.text[], x.r, x.re, "
 				" x.rd, x.t, x.db::pg_catalog.name, x.p, x.dn::pg_catalog.text[], "
 				" CASE WHEN $13 AND " CATALOG_READY_AT_START
 				"      THEN " SQL_LIT(TS_QUEUED) " ELSE " SQL_LIT(TS_PENDING) " END, "
 				" CASE WHEN $13 AND " CATALOG_READY_AT_START
 				"      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac, x.pl, x.co, "
-				" x.pi "
+				" x.pi, x.mo "
 				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
 				" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 				" pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
 				" pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
 				" pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), "
-				" pg_catalog.unnest($17), pg_catalog.unnest($18)) "
-				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac, pl, co, pi)",
-				18, argtypes, values, NULL);
+				" pg_catalog.unnest($17), pg_catalog.unnest($18), pg_catalog.unnest($19)) "
+				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac, pl, co, pi, mo)",
+				19, argtypes, values, NULL);
 }
 
 /*
@@ -564,7 +568,7 @@ CatalogCountQueued(void)
 				"   OPERATOR(pg_catalog.-) (SELECT pg_catalog.count(*) "
 				"    FROM dagsched.task_run r "
 				"    WHERE r.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
-				"     AND r.pool OPERATOR(pg_catalog.=) p.pool_name)))) "
+				"     AND r.pid IS NOT NULL AND r.pool OPERATOR(pg_catalog.=) p.pool_name)))) "
 				"  FROM (SELECT pool, pg_catalog.count(*) AS n FROM dagsched.task_run "
 				"        WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
 				"         AND pool IS NOT NULL GROUP BY pool) q "

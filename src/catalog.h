@@ -41,6 +41,7 @@ typedef struct CatalogTaskDef
 	char	   *pool;			/* NULL = none */
 	char	   *condition;		/* NULL = none */
 	Datum		poke_interval;	/* interval: a sensor's wait between pokes */
+	char	   *map_over;		/* NULL = not mapped */
 	int			ndeps;
 	const char **deps;
 } CatalogTaskDef;

@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 
 #include "dagsched.h"
+#include "mapped.h"
 #include "notify.h"
 #include "results.h"
 #include "shmem.h"
@@ -109,6 +110,12 @@ _PG_init(void)
 							&DagschedMaxResultSize, 1024 * 1024, 0,
 							MaxAllocSize / 2, PGC_SIGHUP, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dagsched.max_map_instances",
+							"Most instances a mapped task may have.",
+							"A mapped task whose map_over query returns more rows fails.",
+							&DagschedMaxMapInstances, 10000, 0, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	define_context_setting("dagsched.run_id", "Run of the task being run.",
 						   &DagschedCtxRunId);

@@ -41,6 +41,8 @@
 
 PG_FUNCTION_INFO_V1(dagsched_set_result);
 PG_FUNCTION_INFO_V1(dagsched_result);
+PG_FUNCTION_INFO_V1(dagsched_map_item);
+PG_FUNCTION_INFO_V1(dagsched_map_index);
 
 int			DagschedMaxResultSize = 1024 * 1024;
 
@@ -55,6 +57,8 @@ typedef struct ResultEntry
 static bool in_task = false;
 static int64 task_run_id;
 static char task_name[DAGSCHED_MAX_NAME_LEN + 1];
+static int	task_map_index = -1;	/* -1: not an instance of a mapped task */
+static char *task_map_item = NULL;	/* JSON text, in TopMemoryContext */
 
 static MemoryContext results_cxt = NULL;
 static List *entries = NIL;		/* of ResultEntry *, oldest first */
@@ -104,7 +108,8 @@ results_xact_callback(XactEvent event, void *arg)
 }
 
 void
-ResultsTaskBegin(int64 run_id, const char *name)
+ResultsTaskBegin(int64 run_id, const char *name, int map_index,
+				 const char *map_item)
 {
 	if (!callbacks_registered)
 	{
@@ -118,6 +123,10 @@ ResultsTaskBegin(int64 run_id, const char *name)
 	ResultsForget();
 	task_run_id = run_id;
 	strlcpy(task_name, name, sizeof(task_name));
+	if (task_map_item != NULL)
+		pfree(task_map_item);
+	task_map_item = map_item ? MemoryContextStrdup(TopMemoryContext, map_item) : NULL;
+	task_map_index = map_index;
 	in_task = true;
 }
 
@@ -267,9 +276,11 @@ dagsched_result(PG_FUNCTION_ARGS)
 	values[1] = PG_GETARG_DATUM(0);
 
 	SPI_connect();
+	/* a mapped task's row holds the array of its instances' results */
 	if (SPI_execute_with_args("SELECT result FROM dagsched.task_run "
 							  "WHERE run_id OPERATOR(pg_catalog.=) $1 "
-							  " AND task_name OPERATOR(pg_catalog.=) $2",
+							  " AND task_name OPERATOR(pg_catalog.=) $2 "
+							  " AND map_index IS NULL",
 							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the result of task \"%s\"", name);
 	if (SPI_processed == 0)
@@ -309,8 +320,10 @@ ResultsUpstreamObject(int64 run_id, const char *name)
 							  "FROM dagsched.task_run t JOIN dagsched.task_run u "
 							  " ON u.run_id OPERATOR(pg_catalog.=) t.run_id "
 							  " AND u.task_name OPERATOR(pg_catalog.=) ANY (t.depends_on) "
+							  " AND u.map_index IS NULL "
 							  "WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
-							  " AND t.task_name OPERATOR(pg_catalog.=) $2",
+							  " AND t.task_name OPERATOR(pg_catalog.=) $2 "
+							  " AND t.map_index IS NULL",
 							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read the upstream results of task \"%s\"", name);
@@ -321,4 +334,24 @@ ResultsUpstreamObject(int64 run_id, const char *name)
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
 	return object;
+}
+
+/* dagsched.map_item(): the instance's row of map_over; NULL if not mapped */
+Datum
+dagsched_map_item(PG_FUNCTION_ARGS)
+{
+	results_check_in_task("map_item");
+	if (task_map_item == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(task_map_item)));
+}
+
+/* dagsched.map_index(): the instance's position; NULL if not mapped */
+Datum
+dagsched_map_index(PG_FUNCTION_ARGS)
+{
+	results_check_in_task("map_index");
+	if (task_map_index < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(task_map_index);
 }

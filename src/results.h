@@ -23,9 +23,11 @@ extern int	DagschedMaxResultSize;
 
 /*
  * The worker's task context: set around each task it runs, so that
- * set_result() and result() work there and nowhere else.
+ * set_result(), result(), map_item() and map_index() work there and
+ * nowhere else.
  */
-extern void ResultsTaskBegin(int64 run_id, const char *task_name);
+extern void ResultsTaskBegin(int64 run_id, const char *task_name,
+							 int map_index, const char *map_item);
 extern void ResultsTaskEnd(void);
 
 /* Forget the result of an attempt (or of a try rolled back) */

@@ -85,6 +85,29 @@ run_propagate_ended(int64 run_id, List *ended)
 	return nqueued;
 }
 
+/*
+ * One instance of a mapped task ended: when it was the last, the mapped
+ * task ends and its downstream tasks count its outcome.  *downstream
+ * receives the mapped task's downstream (NULL while instances remain).
+ * Returns how many tasks became queued.
+ */
+static int
+run_instance_ended(int64 run_id, const char *task_name, bool failed,
+				   ArrayType **downstream)
+{
+	TaskEnded	end;
+
+	if (downstream)
+		*downstream = NULL;
+	if (!MappedInstanceEnded(run_id, task_name, failed, &end))
+		return 0;
+	CatalogNotify(run_id, NULL, task_name,
+				  end.outcome == TASK_OUTCOME_SUCCESS ? TS_SUCCESS : TS_FAILED);
+	if (downstream)
+		*downstream = end.downstream;
+	return run_propagate(run_id, end.downstream, end.outcome);
+}
+
 /* queued -> running for the most urgent queued task (see TaskClaimed). */
 bool
 RunClaimTask(ClaimedTask *task, MemoryContext cxt)
@@ -102,7 +125,24 @@ RunTaskSucceeded(const ClaimedTask *task, const char *output,
 {
 	ArrayType  *downstream = TaskSucceeded(task, output, result);
 
+	if (task->map_index >= 0)
+		return run_instance_ended(task->run_id, task->task_name, false, NULL);
 	return run_propagate(task->run_id, downstream, TASK_OUTCOME_SUCCESS);
+}
+
+/*
+ * The mapped task's map_over gave its instances (items: their rows as JSON
+ * texts): they are queued; none, and the task is skipped.  Returns how many
+ * tasks became queued.
+ */
+int
+RunTaskMapped(const ClaimedTask *task, ArrayType *items)
+{
+	int			n = TaskMapped(task, items);
+
+	if (n == 0)
+		return RunTaskSkipped(task, "skipped: map_over returned no row");
+	return n;
 }
 
 /*
@@ -151,7 +191,11 @@ RunTaskEndedAndClaim(const ClaimedTask *task, const char *skip,
 	nqueued = run_propagate(task->run_id, downstream,
 							skip != NULL ? TASK_OUTCOME_SKIPPED :
 							TASK_OUTCOME_SUCCESS);
-	if (may_claim && !*claimed && nqueued > 0)
+	/* an instance's end counts in its mapped task, after the claim too */
+	if (task->map_index >= 0)
+		nqueued += run_instance_ended(task->run_id, task->task_name, false,
+									  &downstream);
+	if (may_claim && !*claimed && nqueued > 0 && downstream != NULL)
 		*claimed = *claimed_queued =
 			TaskClaimedQueuedByUs(MyProcPid, task->run_id, downstream,
 								  next, cxt);
@@ -165,13 +209,13 @@ RunTaskEndedAndClaim(const ClaimedTask *task, const char *skip,
  * e.g. all_done).
  */
 int
-RunTaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
-			  const char *output, bool *retry_wait)
+RunTaskFailed(int64 run_id, const char *task_name, int map_index, int pid,
+			  const char *error, const char *output, bool *retry_wait)
 {
 	TaskFailure f;
 
 	*retry_wait = false;
-	if (!TaskFailed(run_id, task_name, pid, error, output, &f))
+	if (!TaskFailed(run_id, task_name, map_index, pid, error, output, &f))
 		return 0;
 
 	CatalogNotify(run_id, f.dag_name, task_name,
@@ -181,6 +225,8 @@ RunTaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
 		*retry_wait = true;
 		return 0;
 	}
+	if (map_index >= 0)
+		return run_instance_ended(run_id, task_name, true, NULL);
 	if (strcmp(f.state, TS_FAILED) == 0)
 		return run_propagate(run_id, f.downstream, TASK_OUTCOME_FAILED);
 	return 0;
@@ -414,23 +460,25 @@ RunSensorWaits(const ClaimedTask *task)
  * have finished the attempt and moved on).  Returns true if it failed it.
  */
 static bool
-run_recover_orphan(int64 run_id, const char *task_name, int pid,
-				   bool server_restarted, int *nqueued)
+run_recover_orphan(int64 run_id, const char *task_name, int map_index,
+				   int pid, bool server_restarted, int *nqueued)
 {
-	Oid			argtypes[3] = {INT8OID, TEXTOID, INT4OID};
-	Datum		values[3];
+	Oid			argtypes[4] = {INT8OID, TEXTOID, INT4OID, INT4OID};
+	Datum		values[4];
 	char	   *error;
 	bool		retry_wait;
 
 	values[0] = Int64GetDatum(run_id);
 	values[1] = CStringGetTextDatum(task_name);
 	values[2] = Int32GetDatum(pid);
+	values[3] = Int32GetDatum(map_index);
 	CatalogExec("SELECT 1 FROM dagsched.task_run "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
 				" AND task_name OPERATOR(pg_catalog.=) $2 "
+				" AND COALESCE(map_index, -1) OPERATOR(pg_catalog.=) $4 "
 				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
 				" AND pid OPERATOR(pg_catalog.=) $3 FOR NO KEY UPDATE",
-				3, argtypes, values, NULL);
+				4, argtypes, values, NULL);
 	if (SPI_processed == 0 || DagschedTaskIsRunning(run_id, task_name, pid))
 		return false;
 
@@ -443,7 +491,8 @@ run_recover_orphan(int64 run_id, const char *task_name, int pid,
 	ereport(LOG,
 			(errmsg("dagsched: task \"%s\" of run %lld was interrupted: %s",
 					task_name, (long long) run_id, error)));
-	*nqueued += RunTaskFailed(run_id, task_name, pid, error, NULL, &retry_wait);
+	*nqueued += RunTaskFailed(run_id, task_name, map_index, pid, error, NULL,
+							  &retry_wait);
 	return true;
 }
 
@@ -462,8 +511,11 @@ RunRecoverOrphans(bool server_restarted, int *nrecovered)
 	SPITupleTable *tuptable;
 
 	*nrecovered = 0;
-	CatalogExec("SELECT run_id, task_name, pid FROM dagsched.task_run "
-				"WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING),
+	/* a mapped task waiting for its instances has no worker to lose */
+	CatalogExec("SELECT run_id, task_name, pid, "
+				" COALESCE(map_index, -1) FROM dagsched.task_run "
+				"WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				" AND pid IS NOT NULL",
 				0, NULL, NULL, NULL);
 	n = SPI_processed;
 	tuptable = SPI_tuptable;
@@ -478,11 +530,14 @@ RunRecoverOrphans(bool server_restarted, int *nrecovered)
 		Datum		pidd = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
 										 3, &isnull);
 		int			pid = isnull ? 0 : DatumGetInt32(pidd);
+		int			map_index = DatumGetInt32(SPI_getbinval(tuptable->vals[i],
+															tuptable->tupdesc,
+															4, &isnull));
 
 		if (DagschedTaskIsRunning(run_id, task_name, pid))
 			continue;
-		if (run_recover_orphan(run_id, task_name, pid, server_restarted,
-							   &nqueued))
+		if (run_recover_orphan(run_id, task_name, map_index, pid,
+							   server_restarted, &nqueued))
 			(*nrecovered)++;
 	}
 	return nqueued;
@@ -599,7 +654,7 @@ run_check_task(int64 run_id, const char *task_name)
 	values[1] = CStringGetTextDatum(task_name);
 	CatalogExec("SELECT 1 FROM dagsched.task_run "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				" AND task_name OPERATOR(pg_catalog.=) $2",
+				" AND task_name OPERATOR(pg_catalog.=) $2 AND map_index IS NULL",
 				2, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,

@@ -21,6 +21,7 @@
 #define DAGSCHED_RUN_H
 
 #include "datatype/timestamp.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 
 /* A task attempt a worker has claimed; strings live in the caller's context */
@@ -46,6 +47,9 @@ typedef struct ClaimedTask
 									 * none (or not a sensor) */
 	char	   *timeout_text;	/* the timeout as an interval, or NULL */
 	int			pokes;			/* a sensor's pokes, this one included */
+	int			map_index;		/* instance of a mapped task; -1: none */
+	char	   *map_item;		/* its row of map_over, JSON; NULL: none */
+	char	   *map_over;		/* a mapped task's query, to run; NULL: none */
 } ClaimedTask;
 
 /* run_create.c: load the definition, build the graph, insert the rows */
@@ -67,9 +71,10 @@ extern int	RunTaskEndedAndClaim(const ClaimedTask *task, const char *skip,
 								 bool may_claim, ClaimedTask *next,
 								 MemoryContext cxt, bool *claimed,
 								 bool *claimed_queued);
-extern int	RunTaskFailed(int64 run_id, const char *task_name, int pid,
-						  const char *error, const char *output,
-						  bool *retry_wait);
+extern int	RunTaskFailed(int64 run_id, const char *task_name,
+						  int map_index, int pid, const char *error,
+						  const char *output, bool *retry_wait);
+extern int	RunTaskMapped(const ClaimedTask *task, ArrayType *items);
 extern bool RunFinishIfDone(int64 run_id, int *nqueued);
 extern int	RunPromoteQueued(const char *dag_name);
 extern int	RunQueueDueRetries(void);

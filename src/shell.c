@@ -450,7 +450,7 @@ ShellRunTask(const ClaimedTask *task, const ShellResultFiles *files,
 static char **
 shell_build_env(const ClaimedTask *task, const ShellResultFiles *files)
 {
-	char	  **envp = palloc0(sizeof(char *) * 16);
+	char	  **envp = palloc0(sizeof(char *) * 18);
 	int			n = 0;
 	const char *home = getenv("HOME");
 	const char *lang = getenv("LANG");
@@ -472,6 +472,13 @@ shell_build_env(const ClaimedTask *task, const ShellResultFiles *files)
 	envp[n++] = psprintf("DAGSCHED_ATTEMPT=%d", task->attempt);
 	envp[n++] = psprintf("DAGSCHED_RESULT_FILE=%s", files->result);
 	envp[n++] = psprintf("DAGSCHED_RESULTS_FILE=%s", files->results);
+	/* an instance of a mapped task: its row of map_over, and its position */
+	if (task->map_index >= 0)
+	{
+		envp[n++] = psprintf("DAGSCHED_MAP_ITEM=%s",
+							 task->map_item ? task->map_item : "null");
+		envp[n++] = psprintf("DAGSCHED_MAP_INDEX=%d", task->map_index);
+	}
 	envp[n] = NULL;
 	return envp;
 }

@@ -54,6 +54,7 @@
 #include "utils/timeout.h"
 
 #include "dagsched.h"
+#include "mapped.h"
 #include "output.h"
 #include "results.h"
 #include "shmem.h"
@@ -626,6 +627,55 @@ taskexec_outside(const TaskRunner *runner, ClaimedTask *task,
 	return error;
 }
 
+/*
+ * A mapped task's turn: its condition, then its map_over query, both as its
+ * owner with its context set, in the catalog's database whatever the task's
+ * kind; the instances are queued (or the task skipped) in the same commit.
+ * The instances run later, each by its own runner.  Returns the error text
+ * of a failure, NULL on success.
+ */
+static char *
+taskexec_map(ClaimedTask *task, TaskResult *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *volatile error = NULL;
+
+	session_dirty = true;
+	PG_TRY();
+	{
+		TaskOwner	owner;
+		TaskIdentity id;
+		const char *skip;
+		ArrayType  *items = NULL;
+
+		task_timer_fired = false;
+		taskexec_begin(task->map_over);
+		taskexec_check_owner(task, &owner);
+		taskexec_become_owner(task, &owner, &id);
+		skip = taskexec_condition_skips(task);
+		if (skip == NULL)
+			items = MappedItems(task);
+		AfterTriggerFireDeferred();
+		TaskResetSession();
+		taskexec_restore_identity(&id);
+		if (skip != NULL)
+			result->nqueued = RunTaskSkipped(task, skip);
+		else
+			result->nqueued = RunTaskMapped(task, items);
+		taskexec_commit();
+		result->succeeded = true;
+		result->may_have_ended_run = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = taskexec_abort(cxt);
+
+		error = TaskErrorText(edata, task->timeout_ms, TaskTimerFired());
+	}
+	PG_END_TRY();
+	return error;
+}
+
 /* Record a failed attempt in a transaction of its own. */
 static void
 taskexec_record_failure(ClaimedTask *task, const char *error,
@@ -637,8 +687,9 @@ taskexec_record_failure(ClaimedTask *task, const char *error,
 					task->attempt, error)));
 
 	taskexec_begin("dagsched: recording a failure");
-	result->nqueued = RunTaskFailed(task->run_id, task->task_name, MyProcPid,
-									error, output, &result->retry_wait);
+	result->nqueued = RunTaskFailed(task->run_id, task->task_name,
+									task->map_index, MyProcPid, error, output,
+									&result->retry_wait);
 	taskexec_commit();
 	result->may_have_ended_run = !result->retry_wait;
 }
@@ -668,9 +719,12 @@ TaskExecute(ClaimedTask *task, TaskNextClaim *next, TaskResult *result)
 						task->task_name, task->dag_name,
 						(long long) task->run_id, task->attempt)));
 
-	/* set_result() and result() work from here on, for this task only */
-	ResultsTaskBegin(task->run_id, task->task_name);
-	if (runner->mode == TASK_RUNNER_IN_XACT)
+	/* set_result(), result(), map_item() work from here on, for this task */
+	ResultsTaskBegin(task->run_id, task->task_name, task->map_index,
+					 task->map_item);
+	if (task->map_over != NULL && task->map_index < 0)
+		error = taskexec_map(task, result);
+	else if (runner->mode == TASK_RUNNER_IN_XACT)
 		error = taskexec_in_xact(runner, task, next, result, &output);
 	else
 		error = taskexec_outside(runner, task, result, &output);

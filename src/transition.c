@@ -68,6 +68,7 @@
 	"(SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.task_run u " \
 	" WHERE u.run_id OPERATOR(pg_catalog.=) t.run_id " \
 	" AND u.task_name OPERATOR(pg_catalog.=) ANY (t.depends_on) " \
+	" AND u.map_index IS NULL " \
 	" AND u.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_UPSTREAM_FAILED) ") " \
 	"ELSE 0 END"
 
@@ -118,6 +119,19 @@ trans_outcome_of(const char *state)
 	return TASK_OUTCOME_FAILED;
 }
 
+/* A text[] of the text datums in list (pointers) */
+static ArrayType *
+trans_text_array(List *list)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(list), 1));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, list)
+		elems[n++] = PointerGetDatum(lfirst(lc));
+	return construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
 /*
  * Split the rows (state, downstream) an UPDATE returned: count the queued
  * ones, remember the resolved ones for propagation.
@@ -158,22 +172,27 @@ trans_collect(List **ended)
  */
 #define CLAIM_SQL(pool_cond) \
 	"WITH q AS (" \
-	" SELECT run_id, task_name FROM dagsched.task_run " \
+	" SELECT ctid FROM dagsched.task_run " \
 	" WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED) " AND " pool_cond \
 	" ORDER BY priority DESC, queued_at, run_id " \
 	" LIMIT 1 FOR UPDATE SKIP LOCKED) " \
 	CLAIM_UPDATE_SQL
 
-/* the claim's UPDATE of the row q names, joined with its run r */
+/*
+ * The claim's UPDATE of the row q locked, joined with its run r.  The row is
+ * named by its ctid: the instances of a mapped task share run_id and
+ * task_name, and "map_index IS NOT DISTINCT FROM" could not use an index.
+ * The ctid is the version q locked, which nobody else can update before
+ * this transaction ends.
+ */
 #define CLAIM_UPDATE_SQL \
 	"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_RUNNING) ", " \
 	" attempts = t.attempts + 1, " \
 	SENSOR_CLAIM_SQL \
 	" finished_at = NULL, pid = $1 " \
 	"FROM q, dagsched.dag_run r " \
-	"WHERE t.run_id OPERATOR(pg_catalog.=) q.run_id " \
-	" AND t.task_name OPERATOR(pg_catalog.=) q.task_name " \
-	" AND r.run_id OPERATOR(pg_catalog.=) q.run_id " \
+	"WHERE t.ctid OPERATOR(pg_catalog.=) q.ctid " \
+	" AND r.run_id OPERATOR(pg_catalog.=) t.run_id " \
 	"RETURNING t.run_id, t.task_name, t.kind, t.command, t.attempts, " \
 	" (pg_catalog.date_part('epoch', t.timeout) " \
 	"   OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4, " \
@@ -183,7 +202,8 @@ trans_collect(List **ended)
 	" pg_catalog.cardinality(t.downstream), " \
 	" CASE WHEN t.kind OPERATOR(pg_catalog.=) " SQL_LIT(TASK_KIND_SENSOR) \
 	"  THEN t.started_at OPERATOR(pg_catalog.+) t.timeout END, " \
-	" t.timeout::pg_catalog.text, t.pokes"
+	" t.timeout::pg_catalog.text, t.pokes, t.map_index, " \
+	" t.map_item::pg_catalog.text, t.map_over"
 
 /*
  * A claim's start and poke columns.  A sensor requeued for its next poke
@@ -239,6 +259,10 @@ trans_read_claim(ClaimedTask *task, MemoryContext cxt)
 	task->sensor_deadline = isnull ? 0 : DatumGetTimestampTz(d);
 	task->timeout_text = CatalogText(0, 18);
 	task->pokes = DatumGetInt32(CatalogDatum(0, 19, &isnull));
+	d = CatalogDatum(0, 20, &isnull);
+	task->map_index = isnull ? -1 : DatumGetInt32(d);
+	task->map_item = CatalogText(0, 21);
+	task->map_over = CatalogText(0, 22);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -289,7 +313,7 @@ trans_claim_pooled(int pid, const char *pool, ClaimedTask *task,
 				   "SELECT p.slots OPERATOR(pg_catalog.>) "
 				   " (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.task_run r "
 				   "  WHERE r.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
-				   "   AND r.pool OPERATOR(pg_catalog.=) p.pool_name) "
+				   "   AND r.pid IS NOT NULL AND r.pool OPERATOR(pg_catalog.=) p.pool_name) "
 				   "FROM dagsched.pool p WHERE p.pool_name OPERATOR(pg_catalog.=) $2",
 				   2, argtypes);
 	CatalogExecPlan(plan_pool_free, values, NULL);
@@ -334,7 +358,7 @@ trans_claim_sources(void)
 				   " WHERE p.slots OPERATOR(pg_catalog.>) "
 				   "  (SELECT pg_catalog.count(*) FROM dagsched.task_run r "
 				   "   WHERE r.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
-				   "    AND r.pool OPERATOR(pg_catalog.=) p.pool_name)) s "
+				   "    AND r.pid IS NOT NULL AND r.pool OPERATOR(pg_catalog.=) p.pool_name)) s "
 				   "ORDER BY s.priority DESC, s.queued_at, s.run_id",
 				   0, NULL);
 	CatalogExecPlan(plan_claim_sources, NULL, NULL);
@@ -414,11 +438,12 @@ TaskClaimedQueuedByUs(int pid, int64 run_id, ArrayType *names,
 	/* one primary-key probe per name, not a scan of the run's tasks */
 	CatalogPrepare(&plan_claim_ours,
 				   "WITH q AS ("
-				   " SELECT t.run_id, t.task_name "
+				   " SELECT t.ctid "
 				   " FROM pg_catalog.unnest($3) AS n(name) "
 				   " JOIN dagsched.task_run t "
 				   "  ON t.run_id OPERATOR(pg_catalog.=) $2 "
 				   "  AND t.task_name OPERATOR(pg_catalog.=) n.name "
+				   "  AND t.map_index IS NULL "
 				   " WHERE t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_QUEUED)
 				   "  AND t.pool IS NULL "
 				   "  AND t.xmin OPERATOR(pg_catalog.=) $4 "
@@ -443,7 +468,7 @@ TaskClaimedQueuedByUs(int pid, int64 run_id, ArrayType *names,
  * workers finishing the tasks of one wide fan-out do not all lock the one
  * run row (a new MultiXact for each).
  */
-#define TASK_SUCCESS_SQL(lock_cte, lock_cond) \
+#define TASK_SUCCESS_SQL(lock_cte, lock_cond, map_cond) \
 	"WITH " lock_cte \
 	"u AS (" \
 	" UPDATE dagsched.task_run SET state = " SQL_LIT(TS_SUCCESS) ", " \
@@ -452,29 +477,45 @@ TaskClaimedQueuedByUs(int pid, int64 run_id, ArrayType *names,
 	" WHERE run_id OPERATOR(pg_catalog.=) $1 " \
 	"  AND task_name OPERATOR(pg_catalog.=) $2 " \
 	"  AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING) \
-	"  AND pid OPERATOR(pg_catalog.=) $4 " lock_cond \
+	"  AND pid OPERATOR(pg_catalog.=) $4 " map_cond lock_cond \
 	" RETURNING run_id, task_name, attempts, started_at, " \
-	"  finished_at, output, pid, downstream, result, " \
+	"  finished_at, output, pid, downstream, result, map_index, " \
 	ATTEMPT_DEFINITION "), " \
 	"a AS (INSERT INTO dagsched.task_attempt " \
 	" (run_id, task_name, attempt, state, started_at, finished_at, " \
-	"  output, pid, result, " ATTEMPT_DEFINITION ") " \
+	"  output, pid, result, map_index, " ATTEMPT_DEFINITION ") " \
 	" SELECT run_id, task_name, attempts, " SQL_LIT(TS_SUCCESS) ", " \
-	"  started_at, finished_at, output, pid, result, " \
+	"  started_at, finished_at, output, pid, result, map_index, " \
 	ATTEMPT_DEFINITION " FROM u) " \
 	"SELECT downstream FROM u"
 
+/* the row of a task ($n: NULL) or of one instance of a mapped task */
+#define MAP_NODE			" AND map_index IS NULL "
+#define MAP_INSTANCE(n)		" AND map_index OPERATOR(pg_catalog.=) $" #n " "
+
+/* the run row lock of TASK_SUCCESS_SQL */
+#define SUCCESS_LOCK_CTE \
+	"lk AS (SELECT 1 FROM dagsched.dag_run " \
+	"  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE), "
+#define SUCCESS_LOCK_COND	"AND EXISTS (SELECT 1 FROM lk)"
+
+static SPIPlanPtr plan_success_instance;
+
 /*
  * running -> success, for the attempt this worker (pid) holds; recorded in
- * task_attempt too.  Returns the task's downstream names.
+ * task_attempt too.  Returns the task's downstream names (none for an
+ * instance of a mapped task: MappedInstanceEnded counts it in its task).
+ * An instance takes the run row lock like a task with downstream tasks:
+ * its end may end its mapped task and update the rows below that.
  */
 ArrayType *
 TaskSucceeded(const ClaimedTask *task, const char *output,
 			  const Jsonb *result)
 {
-	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, INT4OID, JSONBOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, INT4OID, JSONBOID,
+	INT4OID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 	SPIPlanPtr	plan;
 
@@ -489,17 +530,22 @@ TaskSucceeded(const ClaimedTask *task, const char *output,
 		values[4] = JsonbPGetDatum(result);
 	else
 		nulls[4] = 'n';
+	values[5] = Int32GetDatum(task->map_index);
 
-	if (task->ndownstream > 0)
+	if (task->map_index >= 0)
+		plan = CatalogPrepare(&plan_success_instance,
+							  TASK_SUCCESS_SQL(SUCCESS_LOCK_CTE, SUCCESS_LOCK_COND,
+											   MAP_INSTANCE(6)),
+							  6, argtypes);
+	else if (task->ndownstream > 0)
 		plan = CatalogPrepare(&plan_success,
-							  TASK_SUCCESS_SQL("lk AS (SELECT 1 FROM dagsched.dag_run "
-											   "  WHERE run_id OPERATOR(pg_catalog.=) $1 "
-											   "  FOR KEY SHARE), ",
-											   "AND EXISTS (SELECT 1 FROM lk)"),
-							  5, argtypes);
+							  TASK_SUCCESS_SQL(SUCCESS_LOCK_CTE, SUCCESS_LOCK_COND,
+											   MAP_NODE),
+							  6, argtypes);
 	else
-		plan = CatalogPrepare(&plan_success_leaf, TASK_SUCCESS_SQL("", ""),
-							  5, argtypes);
+		plan = CatalogPrepare(&plan_success_leaf,
+							  TASK_SUCCESS_SQL("", "", MAP_NODE),
+							  6, argtypes);
 	CatalogExecPlan(plan, values, nulls);
 
 	/*
@@ -540,7 +586,7 @@ TaskSkipped(const ClaimedTask *task, const char *why)
 				   " output = $3, next_attempt_at = NULL, result = NULL, "
 				   " attempts = attempts OPERATOR(pg_catalog.-) 1 "
 				   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				   " AND task_name OPERATOR(pg_catalog.=) $2 "
+				   " AND task_name OPERATOR(pg_catalog.=) $2 " MAP_NODE
 				   " AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
 				   " AND pid OPERATOR(pg_catalog.=) $4 "
 				   " AND EXISTS (SELECT 1 FROM lk) "
@@ -556,6 +602,228 @@ TaskSkipped(const ClaimedTask *task, const char *why)
 }
 
 /*
+ * running -> running, waiting for its instances: the mapped task this
+ * worker (pid) claimed has run its map_over query, whose rows (JSON texts,
+ * in order) become its instances, queued at once with the task's
+ * definition; the worker lets go of the task (pid NULL), which now holds
+ * no pool slot and no worker.  An instance's attempts go on from those of
+ * an earlier instance of the same index (a task mapped again), so that
+ * task_attempt never numbers two attempts alike.  ERROR unless this pid
+ * still holds the claim, or when the run is being cancelled.  Returns how
+ * many instances were queued.
+ */
+int
+TaskMapped(const ClaimedTask *task, ArrayType *items)
+{
+	Oid			argtypes[4] = {INT8OID, TEXTOID, INT4OID, TEXTARRAYOID};
+	Datum		values[4];
+	bool		isnull;
+	int			n = ArrayGetNItems(ARR_NDIM(items), ARR_DIMS(items));
+
+	values[0] = Int64GetDatum(task->run_id);
+	values[1] = CStringGetTextDatum(task->task_name);
+	values[2] = Int32GetDatum(MyProcPid);
+	values[3] = PointerGetDatum(items);
+
+	/* the run row first, as every task end does (see TASK_SUCCESS_SQL) */
+	CatalogExec("SELECT 1 FROM dagsched.dag_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+				1, argtypes, values, NULL);
+
+	/* the instances of an earlier mapping of this task, if any */
+	CatalogExec("DELETE FROM dagsched.task_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND task_name OPERATOR(pg_catalog.=) $2 AND map_index IS NOT NULL",
+				2, argtypes, values, NULL);
+	if (n == 0)
+		return 0;				/* the caller skips the task */
+
+	CatalogExec("WITH lk AS (SELECT 1 FROM dagsched.dag_run "
+				"  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE) "
+				"UPDATE dagsched.task_run SET pid = NULL, error = NULL, result = NULL, "
+				" map_count = pg_catalog.cardinality($4), "
+				" map_left = pg_catalog.cardinality($4), map_failed = 0, "
+				" output = 'mapped: ' OPERATOR(pg_catalog.||) pg_catalog.cardinality($4) "
+				"  OPERATOR(pg_catalog.||) ' instances' "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND task_name OPERATOR(pg_catalog.=) $2 " MAP_NODE
+				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				" AND pid OPERATOR(pg_catalog.=) $3 "
+				" AND EXISTS (SELECT 1 FROM lk)",
+				4, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task \"%s\" of run %lld is no longer claimed by this worker",
+						task->task_name, (long long) task->run_id)));
+
+	/*
+	 * A statement of its own, after the row lock above: a cancel() that
+	 * locked this task's row has committed by now, and this snapshot sees
+	 * it.  Instances queued into a run being cancelled would run anyway.
+	 */
+	CatalogExec("SELECT cancel_requested OR state OPERATOR(pg_catalog.<>) " SQL_LIT(RS_RUNNING)
+				" FROM dagsched.dag_run WHERE run_id OPERATOR(pg_catalog.=) $1",
+				1, argtypes, values, NULL);
+	if (SPI_processed == 0 || DatumGetBool(CatalogDatum(0, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("run %lld is being cancelled", (long long) task->run_id)));
+
+	CatalogExec("INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
+				" depends_on, trigger_rule, retries, retry_delay, timeout, database, "
+				" conninfo, priority, downstream, state, attempts, retry_base, "
+				" queued_at, autocommit, pool, map_index, map_item) "
+				"SELECT p.run_id, p.task_name, p.kind, p.command, '{}', 'all_success', "
+				" p.retries, p.retry_delay, p.timeout, p.database, p.conninfo, "
+				" p.priority, '{}', " SQL_LIT(TS_QUEUED) ", i.done, i.done, "
+				" pg_catalog.clock_timestamp(), p.autocommit, p.pool, i.idx, "
+				" i.item::pg_catalog.jsonb "
+				"FROM dagsched.task_run p, "
+				" (SELECT (u.ord OPERATOR(pg_catalog.-) 1)::pg_catalog.int4 AS idx, u.item, "
+				"   COALESCE((SELECT pg_catalog.max(a.attempt) FROM dagsched.task_attempt a "
+				"    WHERE a.run_id OPERATOR(pg_catalog.=) $1 "
+				"     AND a.task_name OPERATOR(pg_catalog.=) $2 "
+				"     AND a.map_index OPERATOR(pg_catalog.=) "
+				"      (u.ord OPERATOR(pg_catalog.-) 1)::pg_catalog.int4), 0) AS done "
+				"  FROM pg_catalog.unnest($4) WITH ORDINALITY AS u(item, ord)) i "
+				"WHERE p.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND p.task_name OPERATOR(pg_catalog.=) $2 AND p.map_index IS NULL "
+				"ORDER BY i.idx",
+				4, argtypes, values, NULL);
+	return n;
+}
+
+/*
+ * One instance of a mapped task ended (failed: failed or cancelled, else
+ * succeeded): its task counts it, and when it was the last one the task
+ * ends, running -> success when every instance succeeded, else failed;
+ * its result becomes the array of its instances' results in map_index
+ * order, and the end is recorded as an attempt of the task.  True when the
+ * task ended, with its outcome and downstream in *end; false when
+ * instances remain or the task no longer waits for them (the run was
+ * cancelled).
+ *
+ * The task's row is locked first and counted by a statement of its own:
+ * its snapshot then sees every sibling instance that ended before, so the
+ * last one's count and the array of results are complete.  The caller
+ * calls this after its claim of the next task (see RunTaskEndedAndClaim):
+ * the claim may wait for a worker ending a sibling, which waits for this
+ * row.
+ */
+bool
+MappedInstanceEnded(int64 run_id, const char *task_name, bool failed,
+					TaskEnded *end)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(task_name);
+	values[2] = Int32GetDatum(failed ? 1 : 0);
+	CatalogExec("SELECT 1 FROM dagsched.task_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND task_name OPERATOR(pg_catalog.=) $2 " MAP_NODE
+				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				" AND pid IS NULL AND map_count IS NOT NULL FOR NO KEY UPDATE",
+				2, argtypes, values, NULL);
+	if (SPI_processed == 0)
+		return false;
+
+#define LAST " t.map_left OPERATOR(pg_catalog.<=) 1 "
+	CatalogExec("WITH u AS (UPDATE dagsched.task_run t SET "
+				" map_left = t.map_left OPERATOR(pg_catalog.-) 1, "
+				" map_failed = t.map_failed OPERATOR(pg_catalog.+) $3, "
+				" state = CASE WHEN NOT " LAST " THEN t.state "
+				"  WHEN t.map_failed OPERATOR(pg_catalog.+) $3 OPERATOR(pg_catalog.>) 0 "
+				"  THEN " SQL_LIT(TS_FAILED) " ELSE " SQL_LIT(TS_SUCCESS) " END, "
+				" finished_at = CASE WHEN " LAST " THEN pg_catalog.clock_timestamp() END, "
+				" error = CASE WHEN " LAST " AND t.map_failed OPERATOR(pg_catalog.+) $3 "
+				"  OPERATOR(pg_catalog.>) 0 THEN "
+				"  (SELECT pg_catalog.format('%s of %s instances failed; the first, "
+				"map_index %s: %s', t.map_failed OPERATOR(pg_catalog.+) $3, t.map_count, "
+				"    f.map_index, f.error) "
+				"   FROM dagsched.task_run f WHERE f.run_id OPERATOR(pg_catalog.=) $1 "
+				"    AND f.task_name OPERATOR(pg_catalog.=) $2 AND f.map_index IS NOT NULL "
+				"    AND f.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_SUCCESS)
+				"   ORDER BY f.map_index LIMIT 1) END, "
+				" result = CASE WHEN " LAST " THEN "
+				"  (SELECT pg_catalog.jsonb_agg(i.result ORDER BY i.map_index) "
+				"   FROM dagsched.task_run i WHERE i.run_id OPERATOR(pg_catalog.=) $1 "
+				"    AND i.task_name OPERATOR(pg_catalog.=) $2 "
+				"    AND i.map_index IS NOT NULL) END "
+				"WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND t.task_name OPERATOR(pg_catalog.=) $2 AND t.map_index IS NULL "
+				"RETURNING t.run_id, t.task_name, t.attempts, t.state, t.started_at, "
+				" t.finished_at, t.error, t.output, t.downstream, t.result, "
+				ATTEMPT_DEFINITION_T "), "
+				"a AS (INSERT INTO dagsched.task_attempt "
+				" (run_id, task_name, attempt, state, started_at, finished_at, "
+				"  error, output, result, " ATTEMPT_DEFINITION ") "
+				" SELECT run_id, task_name, attempts, state, started_at, finished_at, "
+				"  error, output, result, " ATTEMPT_DEFINITION " FROM u "
+				" WHERE state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_RUNNING) ") "
+				"SELECT state, downstream FROM u",
+				3, argtypes, values, NULL);
+#undef LAST
+	if (SPI_processed == 0)
+		return false;
+	{
+		char	   *state = CatalogText(0, 1);
+
+		if (strcmp(state, TS_RUNNING) == 0)
+			return false;
+		end->outcome = trans_outcome_of(state);
+		end->downstream = DatumGetArrayTypePCopy(CatalogDatum(0, 2, &isnull));
+	}
+	return true;
+}
+
+#define TASK_FAILED_SQL(map_cond) \
+	"WITH lk AS (SELECT 1 FROM dagsched.dag_run " \
+	"  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE), " \
+	"u AS (" \
+	" UPDATE dagsched.task_run t SET " \
+	"  state = CASE " \
+	"   WHEN r.state OPERATOR(pg_catalog.=) " SQL_LIT(RS_CANCELLED) \
+	"    OR r.cancel_requested THEN " SQL_LIT(TS_CANCELLED) \
+	"   WHEN t.attempts OPERATOR(pg_catalog.-) t.retry_base " \
+	"        OPERATOR(pg_catalog.<=) t.retries THEN " SQL_LIT(TS_RETRY_WAIT) \
+	"   ELSE " SQL_LIT(TS_FAILED) " END, " \
+	"  finished_at = pg_catalog.clock_timestamp(), " \
+	"  error = $3, output = $4, " \
+	"  next_attempt_at = pg_catalog.clock_timestamp() " \
+	"   OPERATOR(pg_catalog.+) (LEAST(" \
+	"    t.retry_delay OPERATOR(pg_catalog.*) pg_catalog.power(2::pg_catalog.float8, " \
+	"     LEAST(t.attempts OPERATOR(pg_catalog.-) t.retry_base " \
+	"      OPERATOR(pg_catalog.-) 1, 20)), " \
+	"    '1 hour'::pg_catalog.interval) " \
+	"   OPERATOR(pg_catalog.*) (0.9::pg_catalog.float8 OPERATOR(pg_catalog.+) " \
+	"    (0.2::pg_catalog.float8 OPERATOR(pg_catalog.*) pg_catalog.random()))) " \
+	" FROM dagsched.dag_run r " \
+	" WHERE r.run_id OPERATOR(pg_catalog.=) t.run_id " \
+	"  AND t.run_id OPERATOR(pg_catalog.=) $1 " \
+	"  AND t.task_name OPERATOR(pg_catalog.=) $2 " \
+	"  AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING) \
+	"  AND t.pid OPERATOR(pg_catalog.=) $5 " map_cond \
+	"  AND EXISTS (SELECT 1 FROM lk) " \
+	" RETURNING t.run_id, t.task_name, t.attempts, t.state, " \
+	"  t.started_at, t.finished_at, t.error, t.output, t.pid, " \
+	"  t.downstream, r.dag_name, t.map_index, " ATTEMPT_DEFINITION_T "), " \
+	"a AS (INSERT INTO dagsched.task_attempt " \
+	" (run_id, task_name, attempt, state, started_at, finished_at, " \
+	"  error, output, pid, map_index, " ATTEMPT_DEFINITION ") " \
+	" SELECT run_id, task_name, attempts, " \
+	"  CASE WHEN state OPERATOR(pg_catalog.=) " SQL_LIT(TS_CANCELLED) \
+	"   THEN " SQL_LIT(TS_CANCELLED) " ELSE " SQL_LIT(TS_FAILED) " END, " \
+	"  started_at, finished_at, error, output, pid, map_index, " \
+	ATTEMPT_DEFINITION " FROM u) " \
+	"SELECT state, downstream, dag_name FROM u"
+
+static SPIPlanPtr plan_failed_instance;
+
+/*
  * running -> retry_wait when a retry is left, failed when none is, or
  * cancelled when the run was cancelled meanwhile; recorded in task_attempt
  * too.  pid guards against failing someone else's attempt.
@@ -564,12 +832,13 @@ TaskSkipped(const ClaimedTask *task, const char *why)
  * +/-10% jitter so that tasks failing together do not retry in lockstep.
  */
 bool
-TaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
-		   const char *output, TaskFailure *result)
+TaskFailed(int64 run_id, const char *task_name, int map_index, int pid,
+		   const char *error, const char *output, TaskFailure *result)
 {
-	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
+	INT4OID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 
 	values[0] = Int64GetDatum(run_id);
@@ -580,49 +849,19 @@ TaskFailed(int64 run_id, const char *task_name, int pid, const char *error,
 	else
 		nulls[3] = 'n';
 	values[4] = Int32GetDatum(pid);
+	values[5] = Int32GetDatum(map_index);
 
-	CatalogPrepare(&plan_failed,
-				   "WITH lk AS (SELECT 1 FROM dagsched.dag_run "
-				   "  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE), "
-				   "u AS ("
-				   " UPDATE dagsched.task_run t SET "
-				   "  state = CASE "
-				   "   WHEN r.state OPERATOR(pg_catalog.=) " SQL_LIT(RS_CANCELLED)
-				   "    OR r.cancel_requested THEN " SQL_LIT(TS_CANCELLED)
-				   "   WHEN t.attempts OPERATOR(pg_catalog.-) t.retry_base "
-				   "        OPERATOR(pg_catalog.<=) t.retries THEN " SQL_LIT(TS_RETRY_WAIT)
-				   "   ELSE " SQL_LIT(TS_FAILED) " END, "
-				   "  finished_at = pg_catalog.clock_timestamp(), "
-				   "  error = $3, output = $4, "
-				   "  next_attempt_at = pg_catalog.clock_timestamp() "
-				   "   OPERATOR(pg_catalog.+) (LEAST("
-				   "    t.retry_delay OPERATOR(pg_catalog.*) pg_catalog.power(2::pg_catalog.float8, "
-				   "     LEAST(t.attempts OPERATOR(pg_catalog.-) t.retry_base "
-				   "      OPERATOR(pg_catalog.-) 1, 20)), "
-				   "    '1 hour'::pg_catalog.interval) "
-				   "   OPERATOR(pg_catalog.*) (0.9::pg_catalog.float8 OPERATOR(pg_catalog.+) "
-				   "    (0.2::pg_catalog.float8 OPERATOR(pg_catalog.*) pg_catalog.random()))) "
-				   " FROM dagsched.dag_run r "
-				   " WHERE r.run_id OPERATOR(pg_catalog.=) t.run_id "
-				   "  AND t.run_id OPERATOR(pg_catalog.=) $1 "
-				   "  AND t.task_name OPERATOR(pg_catalog.=) $2 "
-				   "  AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
-				   "  AND t.pid OPERATOR(pg_catalog.=) $5 "
-				   "  AND EXISTS (SELECT 1 FROM lk) "
-				   " RETURNING t.run_id, t.task_name, t.attempts, t.state, "
-				   "  t.started_at, t.finished_at, t.error, t.output, t.pid, "
-				   "  t.downstream, r.dag_name, " ATTEMPT_DEFINITION_T "), "
-				   "a AS (INSERT INTO dagsched.task_attempt "
-				   " (run_id, task_name, attempt, state, started_at, finished_at, "
-				   "  error, output, pid, " ATTEMPT_DEFINITION ") "
-				   " SELECT run_id, task_name, attempts, "
-				   "  CASE WHEN state OPERATOR(pg_catalog.=) " SQL_LIT(TS_CANCELLED)
-				   "   THEN " SQL_LIT(TS_CANCELLED) " ELSE " SQL_LIT(TS_FAILED) " END, "
-				   "  started_at, finished_at, error, output, pid, "
-				   ATTEMPT_DEFINITION " FROM u) "
-				   "SELECT state, downstream, dag_name FROM u",
-				   5, argtypes);
-	CatalogExecPlan(plan_failed, values, nulls);
+	if (map_index >= 0)
+	{
+		CatalogPrepare(&plan_failed_instance, TASK_FAILED_SQL(MAP_INSTANCE(6)),
+					   6, argtypes);
+		CatalogExecPlan(plan_failed_instance, values, nulls);
+	}
+	else
+	{
+		CatalogPrepare(&plan_failed, TASK_FAILED_SQL(MAP_NODE), 6, argtypes);
+		CatalogExecPlan(plan_failed, values, nulls);
+	}
 	if (SPI_processed == 0)
 		return false;
 
@@ -677,6 +916,7 @@ TasksUpstreamEnded(int64 run_id, ArrayType *downstream, TaskOutcome outcome,
 				   "  THEN pg_catalog.clock_timestamp() END "
 				   "WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
 				   " AND t.task_name OPERATOR(pg_catalog.=) $2 "
+				   " AND t.map_index IS NULL "
 				   " AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
 				   "RETURNING t.state, t.downstream",
 				   5, argtypes);
@@ -777,9 +1017,10 @@ TasksPokeDue(void)
 
 /*
  * pending | queued | retry_wait | sensing -> cancelled, for a run being
- * cancelled.
- * Running tasks are left to their workers (the caller interrupts them after
- * commit; TaskFailed ends them cancelled).  Returns how many still run.
+ * cancelled; so is a mapped task waiting for its instances (running without
+ * a worker: its running instances are what still runs).  Running tasks are
+ * left to their workers (the caller interrupts them after commit;
+ * TaskFailed ends them cancelled).  Returns how many still run.
  */
 int
 TasksCancelled(int64 run_id)
@@ -793,7 +1034,9 @@ TasksCancelled(int64 run_id)
 				" finished_at = pg_catalog.clock_timestamp(), "
 				" next_attempt_at = NULL, next_poke_at = NULL "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				" AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_UNSTARTED_LIST) ")",
+				" AND (state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_UNSTARTED_LIST) ") "
+				"  OR (state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				"   AND pid IS NULL AND map_count IS NOT NULL))",
 				1, argtypes, values, NULL);
 
 	/*
@@ -833,13 +1076,87 @@ trans_recount_tallies(int64 run_id)
 				" FROM dagsched.task_run p "
 				" CROSS JOIN pg_catalog.unnest(p.depends_on) AS d(name) "
 				" JOIN dagsched.task_run u ON u.run_id OPERATOR(pg_catalog.=) $1 "
-				"  AND u.task_name OPERATOR(pg_catalog.=) d.name "
-				" WHERE p.run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND u.task_name OPERATOR(pg_catalog.=) d.name AND u.map_index IS NULL "
+				" WHERE p.run_id OPERATOR(pg_catalog.=) $1 AND p.map_index IS NULL "
 				"  AND p.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
 				" GROUP BY p.task_name) s "
 				"WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
-				" AND t.task_name OPERATOR(pg_catalog.=) s.task_name",
+				" AND t.task_name OPERATOR(pg_catalog.=) s.task_name AND t.map_index IS NULL",
 				1, argtypes, values, NULL);
+}
+
+/*
+ * The reset of a mapped task t that re-runs only its failed and cancelled
+ * instances: retry() of the run (no task named), for a mapped task whose
+ * instances were made and that is itself a failed or cancelled task, not
+ * one below another reset task (whose new outcome may change its rows).
+ */
+#define RESET_PARTIAL \
+	"($2 IS NULL AND NOT def.below AND t.map_count IS NOT NULL " \
+	" AND t.state OPERATOR(pg_catalog.=) ANY ('{" TS_FAILED "," TS_CANCELLED "}'::pg_catalog.text[]) " \
+	" AND EXISTS (SELECT 1 FROM dagsched.task_run i " \
+	"  WHERE i.run_id OPERATOR(pg_catalog.=) $1 " \
+	"   AND i.task_name OPERATOR(pg_catalog.=) t.task_name AND i.map_index IS NOT NULL " \
+	"   AND i.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_SUCCESS) "))"
+
+/* the definitions of the tasks named in n(task_name, below), current or kept */
+#define RESET_DEF_CTE \
+	"def AS (SELECT n.task_name, n.below, d.task_name IS NOT NULL AS present, " \
+	"  d.kind, d.command, d.retries, d.retry_delay, d.timeout, " \
+	"  d.database, d.conninfo, d.autocommit, d.map_over, d.poke_interval " \
+	" FROM n JOIN dagsched.dag_run x ON x.run_id OPERATOR(pg_catalog.=) $1 " \
+	" LEFT JOIN dagsched.task d ON d.dag_name OPERATOR(pg_catalog.=) x.dag_name " \
+	"  AND d.task_name OPERATOR(pg_catalog.=) n.task_name) "
+
+#define RESET_REFRESHED \
+	REFRESHED("kind") "," REFRESHED("command") "," \
+	REFRESHED("retries") "," REFRESHED("retry_delay") "," \
+	REFRESHED("timeout") "," REFRESHED("database") "," \
+	REFRESHED("conninfo") "," REFRESHED("autocommit") "," \
+	REFRESHED("poke_interval")
+
+/*
+ * The instances of the mapped tasks "names" that did not succeed -> pending
+ * with their task's current definition; they are queued when the run goes
+ * on.  Returns how many.
+ */
+static int
+trans_reset_instances(int64 run_id, ArrayType *names)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = PointerGetDatum(names);
+	CatalogExec("WITH n AS (SELECT u.name AS task_name, false AS below "
+				"  FROM pg_catalog.unnest($2) AS u(name)), "
+				RESET_DEF_CTE
+				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
+				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
+				" next_poke_at = NULL, retry_base = t.attempts, result = NULL, pid = NULL, "
+				RESET_REFRESHED
+				" FROM def WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				" AND t.task_name OPERATOR(pg_catalog.=) def.task_name "
+				" AND t.map_index IS NOT NULL "
+				" AND t.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_SUCCESS),
+				2, argtypes, values, NULL);
+	return (int) SPI_processed;
+}
+
+/* The instances of the mapped tasks "names" are dropped: they map again. */
+static void
+trans_drop_instances(int64 run_id, ArrayType *names)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = PointerGetDatum(names);
+	CatalogExec("DELETE FROM dagsched.task_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND task_name OPERATOR(pg_catalog.=) ANY ($2) "
+				" AND map_index IS NOT NULL",
+				2, argtypes, values, NULL);
 }
 
 /*
@@ -848,10 +1165,18 @@ trans_recount_tallies(int64 run_id)
  * such as all_done fired on the old outcome and is decided again); with a
  * task, that task and, with downstream, every task below it.  Each reset
  * task takes its current definition from dagsched.task (command, kind,
- * retries, retry_delay, timeout, database, conninfo, autocommit); the run's
- * graph (depends_on, trigger_rule, downstream) stays as it was, and a task
- * deleted from the DAG since keeps the definition the run recorded.
- * Tallies are recounted.  Returns how many tasks were reset.
+ * retries, retry_delay, timeout, database, conninfo, autocommit, map_over);
+ * the run's graph (depends_on, trigger_rule, downstream) stays as it was,
+ * and a task deleted from the DAG since keeps the definition the run
+ * recorded.  Tallies are recounted.
+ *
+ * A mapped task maps again from scratch (its instances are dropped), except
+ * under retry() of the run when it failed or was cancelled itself
+ * (RESET_PARTIAL): then it goes back to running, waiting for its instances,
+ * and only the instances that did not succeed run again; the others keep
+ * their results.  (A mapped task cancelled after all its instances
+ * succeeded has none to re-run: it maps again.)  Returns how many task rows were reset (tasks and
+ * instances).
  */
 int
 TasksReset(int64 run_id, const char *task_name, bool downstream)
@@ -860,6 +1185,9 @@ TasksReset(int64 run_id, const char *task_name, bool downstream)
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	int			nreset;
+	uint64		i;
+	List	   *partial = NIL;
+	List	   *full = NIL;
 
 	values[0] = Int64GetDatum(run_id);
 	if (task_name)
@@ -867,37 +1195,61 @@ TasksReset(int64 run_id, const char *task_name, bool downstream)
 	else
 		nulls[1] = 'n';
 	values[2] = BoolGetDatum(task_name == NULL || downstream);
-	CatalogExec("WITH RECURSIVE r(task_name) AS ("
-				" SELECT task_name FROM dagsched.task_run "
-				" WHERE run_id OPERATOR(pg_catalog.=) $1 "
+	CatalogExec("WITH RECURSIVE r(task_name, below) AS ("
+				" SELECT task_name, false FROM dagsched.task_run "
+				" WHERE run_id OPERATOR(pg_catalog.=) $1 AND map_index IS NULL "
 				"  AND CASE WHEN $2 IS NULL "
 				"   THEN state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_RESUMABLE_LIST) ") "
 				"   ELSE task_name OPERATOR(pg_catalog.=) $2 END "
 				" UNION "
-				" SELECT d.name FROM r JOIN dagsched.task_run t "
+				" SELECT d.name, true FROM r JOIN dagsched.task_run t "
 				"  ON t.run_id OPERATOR(pg_catalog.=) $1 "
-				"  AND t.task_name OPERATOR(pg_catalog.=) r.task_name, "
+				"  AND t.task_name OPERATOR(pg_catalog.=) r.task_name "
+				"  AND t.map_index IS NULL, "
 				"  pg_catalog.unnest(t.downstream) AS d(name) WHERE $3), "
-				"def AS (SELECT r.task_name, d.task_name IS NOT NULL AS present, "
-				"  d.kind, d.command, d.retries, d.retry_delay, d.timeout, "
-				"  d.database, d.conninfo, d.autocommit, d.poke_interval "
-				" FROM r JOIN dagsched.dag_run x ON x.run_id OPERATOR(pg_catalog.=) $1 "
-				" LEFT JOIN dagsched.task d ON d.dag_name OPERATOR(pg_catalog.=) x.dag_name "
-				"  AND d.task_name OPERATOR(pg_catalog.=) r.task_name) "
-				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
+				"n AS (SELECT task_name, pg_catalog.bool_or(below) AS below "
+				" FROM r GROUP BY task_name), "
+				RESET_DEF_CTE
+				"UPDATE dagsched.task_run t SET "
+				" state = CASE WHEN " RESET_PARTIAL " THEN " SQL_LIT(TS_RUNNING)
+				"  ELSE " SQL_LIT(TS_PENDING) " END, "
+				" attempts = CASE WHEN " RESET_PARTIAL " THEN t.attempts + 1 "
+				"  ELSE t.attempts END, "
+				" started_at = CASE WHEN " RESET_PARTIAL " THEN pg_catalog.clock_timestamp() "
+				"  ELSE t.started_at END, "
+				" map_left = CASE WHEN " RESET_PARTIAL " THEN "
+				"  (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.task_run i "
+				"   WHERE i.run_id OPERATOR(pg_catalog.=) $1 "
+				"    AND i.task_name OPERATOR(pg_catalog.=) t.task_name "
+				"    AND i.map_index IS NOT NULL "
+				"    AND i.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_SUCCESS) ") END, "
+				" map_failed = CASE WHEN " RESET_PARTIAL " THEN 0 END, "
+				" map_count = CASE WHEN " RESET_PARTIAL " THEN t.map_count END, "
 				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
 				" next_poke_at = NULL, "
-				" retry_base = t.attempts, result = NULL, "
-				REFRESHED("kind") "," REFRESHED("command") ","
-				REFRESHED("retries") "," REFRESHED("retry_delay") ","
-				REFRESHED("timeout") "," REFRESHED("database") ","
-				REFRESHED("conninfo") "," REFRESHED("autocommit") ","
-				REFRESHED("poke_interval")
+				" pid = NULL, retry_base = t.attempts, result = NULL, "
+				RESET_REFRESHED "," REFRESHED("map_over")
 				" FROM def WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND t.task_name OPERATOR(pg_catalog.=) def.task_name "
-				" AND t.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_RUNNING),
+				" AND t.map_index IS NULL "
+				" AND t.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_RUNNING) " "
+				"RETURNING t.task_name, t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING),
 				3, argtypes, values, nulls);
 	nreset = (int) SPI_processed;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		name = PointerGetDatum(PG_DETOAST_DATUM_COPY(CatalogDatum(i, 1, &isnull)));
+
+		if (DatumGetBool(CatalogDatum(i, 2, &isnull)))
+			partial = lappend(partial, DatumGetPointer(name));
+		else
+			full = lappend(full, DatumGetPointer(name));
+	}
+	if (partial != NIL)
+		nreset += trans_reset_instances(run_id, trans_text_array(partial));
+	if (full != NIL)
+		trans_drop_instances(run_id, trans_text_array(full));
 	if (nreset > 0)
 		trans_recount_tallies(run_id);
 	return nreset;
@@ -978,20 +1330,23 @@ TasksUndecided(int64 run_id, ArrayType *downstream)
 	CatalogExec("WITH RECURSIVE r(task_name) AS ("
 				" SELECT task_name FROM dagsched.task_run "
 				" WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				"  AND task_name OPERATOR(pg_catalog.=) ANY ($2) "
+				"  AND task_name OPERATOR(pg_catalog.=) ANY ($2) AND map_index IS NULL "
 				"  AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_NOT_RUN_LIST) ") "
 				" UNION "
 				" SELECT t.task_name FROM r JOIN dagsched.task_run p "
 				"  ON p.run_id OPERATOR(pg_catalog.=) $1 "
-				"  AND p.task_name OPERATOR(pg_catalog.=) r.task_name "
+				"  AND p.task_name OPERATOR(pg_catalog.=) r.task_name AND p.map_index IS NULL "
 				" JOIN dagsched.task_run t ON t.run_id OPERATOR(pg_catalog.=) $1 "
 				"  AND t.task_name OPERATOR(pg_catalog.=) ANY (p.downstream) "
+				"  AND t.map_index IS NULL "
 				"  AND t.state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_NOT_RUN_LIST) ")) "
 				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
 				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
-				" next_poke_at = NULL, retry_base = t.attempts "
+				" next_poke_at = NULL, retry_base = t.attempts, map_count = NULL, "
+				" map_left = NULL, map_failed = NULL "
 				"FROM r WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
-				" AND t.task_name OPERATOR(pg_catalog.=) r.task_name",
+				" AND t.task_name OPERATOR(pg_catalog.=) r.task_name "
+				" AND t.map_index IS NULL",
 				2, argtypes, values, NULL);
 	n = (int) SPI_processed;
 	trans_recount_tallies(run_id);
@@ -1018,7 +1373,8 @@ TaskMarked(int64 run_id, const char *task_name, const char *state,
 	values[1] = CStringGetTextDatum(task_name);
 	CatalogExec("SELECT state FROM dagsched.task_run "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				" AND task_name OPERATOR(pg_catalog.=) $2 FOR NO KEY UPDATE",
+				" AND task_name OPERATOR(pg_catalog.=) $2 AND map_index IS NULL "
+				"FOR NO KEY UPDATE",
 				2, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -1049,7 +1405,7 @@ TaskMarked(int64 run_id, const char *task_name, const char *state,
 				"  output = CASE WHEN $3 OPERATOR(pg_catalog.<>) " SQL_LIT(TS_FAILED)
 				"   THEN $5 END "
 				" WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
-				"  AND t.task_name OPERATOR(pg_catalog.=) $2 "
+				"  AND t.task_name OPERATOR(pg_catalog.=) $2 AND t.map_index IS NULL "
 				" RETURNING t.run_id, t.task_name, t.attempts, t.state, t.started_at, "
 				"  t.finished_at, t.error, t.output, t.downstream, "
 				ATTEMPT_DEFINITION_T "), "
@@ -1105,7 +1461,8 @@ RunEnded(int64 run_id, char **dag_name, char **state)
 				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
 				SQL_LIT(TS_CANCELLED) ") THEN " SQL_LIT(RS_CANCELLED)
 				"  ELSE " SQL_LIT(RS_SUCCESS) " END "
-				"  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1) END "
+				"  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				"   AND map_index IS NULL) END "
 				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND r.state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
 				"RETURNING r.dag_name, r.state",
@@ -1222,7 +1579,8 @@ RunRestated(int64 run_id, char **dag_name)
 				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
 				SQL_LIT(TS_CANCELLED) ") THEN " SQL_LIT(RS_CANCELLED)
 				"  ELSE " SQL_LIT(RS_SUCCESS) " END "
-				"  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1) "
+				"  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				"   AND map_index IS NULL) "
 				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND r.state OPERATOR(pg_catalog.<>) ALL (" SQL_SET(RS_ACTIVE_LIST) ") "
 				"RETURNING r.dag_name, r.state",

@@ -71,10 +71,26 @@ extern ArrayType *TaskSucceeded(const ClaimedTask *task, const char *output,
 /* running -> skipped (condition false); ERROR unless this pid holds it */
 extern ArrayType *TaskSkipped(const ClaimedTask *task, const char *why);
 
-/* running -> retry_wait | failed | cancelled (run cancelled); false if not */
-extern bool TaskFailed(int64 run_id, const char *task_name, int pid,
-					   const char *error, const char *output,
+/*
+ * running -> retry_wait | failed | cancelled (run cancelled), of a task or
+ * (map_index >= 0) of one instance of a mapped task; false if not
+ */
+extern bool TaskFailed(int64 run_id, const char *task_name, int map_index,
+					   int pid, const char *error, const char *output,
 					   TaskFailure *result);
+
+/*
+ * running -> running, waiting for its instances (one per JSON text of
+ * items, queued); ERROR unless this pid holds it.  Returns how many.
+ */
+extern int	TaskMapped(const ClaimedTask *task, ArrayType *items);
+
+/*
+ * running -> success | failed: a mapped task once its last instance
+ * ended; false while instances remain
+ */
+extern bool MappedInstanceEnded(int64 run_id, const char *task_name,
+								bool failed, TaskEnded *end);
 
 /*
  * pending -> queued | upstream_failed | skipped | pending: the upstream

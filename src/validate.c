@@ -1263,6 +1263,47 @@ val_task_check_condition(const ValTask *t)
 				 errhint("Write one SELECT returning a boolean, such as SELECT dagsched.result('check') = 'true'.")));
 }
 
+/*
+ * map_over: one query (SELECT, VALUES, WITH ... SELECT), checked by the raw
+ * parser like a condition; each row it returns when the task is ready
+ * becomes one instance of the task.
+ */
+static void
+val_task_check_map_over(const ValTask *t)
+{
+	char	   *map_over;
+	List	   *stmts;
+
+	/* a catalog older than this library has no such column */
+	if (SPI_fnumber(t->row.tupdesc, "map_over") <= 0)
+		return;
+	map_over = val_get_text(t->row.newtup, t->row.tupdesc, "map_over");
+	if (map_over == NULL)
+		return;
+	if (t->is_sensor)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sensor \"%s\" of DAG \"%s\" cannot have a map_over query",
+						t->task_name, t->dag_name),
+				 errhint("Map a task downstream of the sensor instead.")));
+	if (strlen(map_over) > (Size) DagschedMaxCommandSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("map_over of task \"%s\" of DAG \"%s\" is too long",
+						t->task_name, t->dag_name),
+				 errdetail("It has %zu bytes; dagsched.max_command_size allows %d.",
+						   strlen(map_over), DagschedMaxCommandSize)));
+	stmts = val_parse_sql(t, "map_over", map_over);
+	if (list_length(stmts) != 1 ||
+		!IsA(linitial_node(RawStmt, stmts)->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("map_over of task \"%s\" of DAG \"%s\" must be a single query",
+						t->task_name, t->dag_name),
+				 errdetail("map_over: %s", val_quote(map_over)),
+				 errhint("Write one SELECT whose rows are the instances, such as SELECT value FROM jsonb_array_elements(dagsched.result('list')).")));
+}
+
 /* autocommit is how this server runs SQL; nothing else has it. */
 static void
 val_task_check_autocommit(const ValTask *t)
@@ -1514,6 +1555,8 @@ dagsched_task_check(PG_FUNCTION_ARGS)
 		val_col_changed(&t.row, "autocommit") ||
 		val_col_changed(&t.row, "conninfo"))
 		val_task_check_sensor(&t);
+	if (val_col_changed(&t.row, "map_over") || val_col_changed(&t.row, "kind"))
+		val_task_check_map_over(&t);
 	val_task_check_numbers(&t);
 	val_task_check_database(&t);
 	val_task_check_rights(&t);

@@ -67,6 +67,8 @@ CREATE TABLE dagsched.task (
 	condition		text,
 	-- kind 'sensor': the wait between two pokes of its query (> 0)
 	poke_interval	interval NOT NULL DEFAULT '30 seconds',
+	-- a query run when the task is ready: one instance of the task per row
+	map_over		text,
 	PRIMARY KEY (dag_name, task_name)
 );
 
@@ -168,7 +170,16 @@ CREATE TABLE dagsched.task_run (
 	pokes			integer NOT NULL DEFAULT 0,
 	last_poke_at	timestamptz,
 	next_poke_at	timestamptz,
-	PRIMARY KEY (run_id, task_name)
+	-- mapped tasks (src/mapped.c): the task's row (map_index NULL) stands
+	-- for the task in the graph and counts its instances; each instance is
+	-- a row of the same task_name with map_index 0..map_count-1
+	map_over		text,
+	map_index		integer,
+	map_item		jsonb,
+	map_count		integer,
+	map_left		integer,
+	map_failed		integer,
+	CONSTRAINT task_run_key UNIQUE NULLS NOT DISTINCT (run_id, task_name, map_index)
 );
 
 -- workers take the most urgent queued task; tasks of a pool queue apart,
@@ -189,9 +200,10 @@ CREATE INDEX task_run_poke_idx ON dagsched.task_run (next_poke_at)
 	WHERE state = 'sensing';
 -- "is anything of this run still unfinished?" (read in task_name order, so
 -- that a generic plan keeps to this index whatever the statistics say); its
--- key is the primary key's, so a statement that looks up one task can use
--- it as well as the primary key, never to scan the run's other tasks
-CREATE INDEX task_run_unfinished_idx ON dagsched.task_run (run_id, task_name)
+-- key is task_run_key's, so a statement that looks up one task (or one
+-- instance of a mapped task) can use it as well as task_run_key, never to
+-- scan the run's other tasks or instances
+CREATE INDEX task_run_unfinished_idx ON dagsched.task_run (run_id, task_name, map_index)
 	WHERE state IN ('pending', 'queued', 'running', 'retry_wait', 'sensing');
 
 /* Every attempt of every task: the failures that retries hide. */
@@ -218,9 +230,11 @@ CREATE TABLE dagsched.task_attempt (
 	-- the result a successful attempt recorded
 	result			jsonb,
 	autocommit		boolean,
-	PRIMARY KEY (run_id, task_name, attempt),
-	FOREIGN KEY (run_id, task_name)
-		REFERENCES dagsched.task_run (run_id, task_name) ON DELETE CASCADE
+	-- the instance of a mapped task this attempt ran (NULL: not mapped)
+	map_index		integer,
+	CONSTRAINT task_attempt_key
+		UNIQUE NULLS NOT DISTINCT (run_id, task_name, map_index, attempt),
+	FOREIGN KEY (run_id) REFERENCES dagsched.dag_run (run_id) ON DELETE CASCADE
 );
 
 SELECT pg_catalog.pg_extension_config_dump('dagsched.dag', '');
