@@ -570,3 +570,414 @@ $$;
 
 COMMENT ON FUNCTION dagsched.state_colour(text) IS
 'fill colour used by graph() for a task state: success green, failed red, upstream_failed orange, running blue, queued/pending grey, skipped light grey, cancelled dark grey, retry_wait yellow, sensing (a sensor between pokes) purple';
+-- issue 16: mapped tasks (sql/parts/10_catalog.sql, 45_results.sql,
+-- 60_observe.sql): task.map_over; a mapped task's instances are task_run
+-- rows of its name with map_index 0, 1, ...; keys include map_index
+ALTER TABLE dagsched.task ADD COLUMN map_over text;
+ALTER TABLE dagsched.task_run ADD COLUMN map_over text;
+ALTER TABLE dagsched.task_run ADD COLUMN map_index integer;
+ALTER TABLE dagsched.task_run ADD COLUMN map_item jsonb;
+ALTER TABLE dagsched.task_run ADD COLUMN map_count integer;
+ALTER TABLE dagsched.task_run ADD COLUMN map_left integer;
+ALTER TABLE dagsched.task_run ADD COLUMN map_failed integer;
+ALTER TABLE dagsched.task_attempt ADD COLUMN map_index integer;
+ALTER TABLE dagsched.task_attempt DROP CONSTRAINT task_attempt_run_id_task_name_fkey;
+ALTER TABLE dagsched.task_attempt DROP CONSTRAINT task_attempt_pkey;
+ALTER TABLE dagsched.task_run DROP CONSTRAINT task_run_pkey;
+ALTER TABLE dagsched.task_run ADD CONSTRAINT task_run_key
+	UNIQUE NULLS NOT DISTINCT (run_id, task_name, map_index);
+ALTER TABLE dagsched.task_attempt ADD CONSTRAINT task_attempt_key
+	UNIQUE NULLS NOT DISTINCT (run_id, task_name, map_index, attempt);
+ALTER TABLE dagsched.task_attempt
+	ADD FOREIGN KEY (run_id) REFERENCES dagsched.dag_run (run_id) ON DELETE CASCADE;
+DROP INDEX dagsched.task_run_unfinished_idx;
+CREATE INDEX task_run_unfinished_idx ON dagsched.task_run (run_id, task_name, map_index)
+	WHERE state IN ('pending', 'queued', 'running', 'retry_wait', 'sensing');
+/*
+ * Mapped tasks (src/mapped.c): an instance's row of the map_over query and
+ * its position.  Only inside a task dagsched runs; NULL in a task that is
+ * not an instance of a mapped task.
+ */
+CREATE FUNCTION dagsched.map_item()
+RETURNS jsonb
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'dagsched_map_item';
+
+COMMENT ON FUNCTION dagsched.map_item() IS
+'the row of map_over this instance of a mapped task runs for, as a JSON object (column name: value); NULL in a task that is not mapped; only inside a task dagsched runs';
+
+CREATE FUNCTION dagsched.map_index()
+RETURNS integer
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'dagsched_map_index';
+
+COMMENT ON FUNCTION dagsched.map_index() IS
+'the position (0, 1, ...) of this instance of a mapped task among the rows of map_over; NULL in a task that is not mapped; only inside a task dagsched runs';
+
+CREATE OR REPLACE FUNCTION dagsched.graph(dag_name text, run_id bigint DEFAULT NULL,
+							   format text DEFAULT 'dot')
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_dag		text := graph.dag_name;
+	v_run		bigint := graph.run_id;
+	v_fmt		text := lower(btrim(graph.format));
+	run_dag		text;
+	result		text;
+BEGIN
+	IF v_fmt IS NULL OR v_fmt NOT IN ('dot', 'mermaid') THEN
+		RAISE EXCEPTION 'unknown graph format "%"', dagsched.shorten(graph.format)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use ''dot'' (Graphviz) or ''mermaid''.';
+	END IF;
+
+	IF v_run IS NOT NULL THEN
+		SELECT r.dag_name INTO run_dag
+		  FROM dagsched.dag_run r WHERE r.run_id = v_run;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'run % does not exist', v_run
+				USING ERRCODE = 'undefined_object';
+		END IF;
+		IF v_dag IS NULL THEN
+			v_dag := run_dag;
+		ELSIF v_dag <> run_dag THEN
+			RAISE EXCEPTION 'run % belongs to DAG "%", not "%"', v_run, run_dag, dagsched.shorten(v_dag)
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	ELSIF v_dag IS NULL OR NOT EXISTS (SELECT 1 FROM dagsched.dag d
+										WHERE d.dag_name = v_dag) THEN
+		RAISE EXCEPTION 'DAG "%" does not exist', dagsched.shorten(v_dag)
+			USING ERRCODE = 'undefined_object';
+	END IF;
+
+	WITH nodes AS (
+		SELECT t.task_name, t.kind, t.depends_on,
+			   NULL::text AS state, NULL::text AS took,
+			   t.map_over IS NOT NULL AS mapped, NULL::text AS instances
+		  FROM dagsched.task t
+		 WHERE v_run IS NULL AND t.dag_name = v_dag
+		UNION ALL
+		SELECT t.task_name, t.kind, t.depends_on, t.state,
+			   CASE
+				WHEN t.started_at IS NULL THEN NULL
+				WHEN t.state = 'running' THEN
+					dagsched.format_duration(now() - t.started_at) || ' so far'
+				WHEN t.state IN ('success', 'failed', 'cancelled')
+					 AND t.finished_at IS NOT NULL THEN
+					dagsched.format_duration(t.finished_at - t.started_at)
+			   END,
+			   t.map_over IS NOT NULL,
+			   -- a mapped task is one node: its instances counted by state
+			   (SELECT sum(s.n) || ' instances: '
+					   || string_agg(s.n || ' ' || s.state, ', ' ORDER BY s.state)
+				  FROM (SELECT i.state, count(*) AS n FROM dagsched.task_run i
+						 WHERE i.run_id = t.run_id AND i.task_name = t.task_name
+						   AND i.map_index IS NOT NULL
+						 GROUP BY i.state) s)
+		  FROM dagsched.task_run t
+		 WHERE t.run_id = v_run AND t.map_index IS NULL
+	),
+	numbered AS (
+		SELECT n.*,
+			   row_number() OVER (ORDER BY n.task_name COLLATE "C") AS id,
+			   n.task_name
+				|| CASE WHEN n.kind <> 'sql' THEN ' (' || n.kind || ')' ELSE '' END
+				|| CASE WHEN n.mapped THEN ' [mapped]' ELSE '' END
+				|| CASE WHEN n.took IS NOT NULL THEN E'\n' || n.took ELSE '' END
+				|| CASE WHEN n.instances IS NOT NULL THEN E'\n' || n.instances ELSE '' END
+				AS label
+		  FROM nodes n
+	),
+	edges AS (
+		SELECT u.id AS up_id, d.id AS down_id,
+			   u.task_name AS up_name, d.task_name AS down_name
+		  FROM numbered d
+		 CROSS JOIN LATERAL unnest(d.depends_on) AS dep(name)
+		  JOIN numbered u ON u.task_name = dep.name
+	)
+	SELECT CASE v_fmt
+	WHEN 'dot' THEN
+		'digraph ' || dagsched.dot_quote(v_dag) || E' {\n'
+		|| E'  rankdir=LR;\n'
+		|| CASE WHEN v_run IS NOT NULL THEN
+			'  label=' || dagsched.dot_quote(v_dag || ', run ' || v_run)
+			|| E';\n  labelloc=t;\n' ELSE '' END
+		|| E'  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica"];\n'
+		|| coalesce((SELECT string_agg(
+				'  ' || dagsched.dot_quote(n.task_name)
+				|| ' [label=' || dagsched.dot_quote(n.label)
+				|| CASE WHEN n.state IS NOT NULL THEN
+					', fillcolor="' || dagsched.state_colour(n.state)
+					|| '", tooltip=' || dagsched.dot_quote(n.state)
+				   ELSE '' END
+				|| E'];\n', '' ORDER BY n.id)
+			FROM numbered n), '')
+		|| coalesce((SELECT string_agg(
+				'  ' || dagsched.dot_quote(e.up_name) || ' -> '
+				|| dagsched.dot_quote(e.down_name) || E';\n', ''
+				ORDER BY e.up_id, e.down_id)
+			FROM edges e), '')
+		|| '}'
+	ELSE
+		E'flowchart LR\n'
+		|| coalesce((SELECT string_agg(
+				'  n' || n.id || '["' || dagsched.mermaid_text(n.label) || E'"]\n',
+				'' ORDER BY n.id)
+			FROM numbered n), '')
+		|| coalesce((SELECT string_agg(
+				'  n' || e.up_id || ' --> n' || e.down_id || E'\n', ''
+				ORDER BY e.up_id, e.down_id)
+			FROM edges e), '')
+		|| coalesce((SELECT string_agg(
+				'  classDef ' || s.state || ' fill:' || dagsched.state_colour(s.state)
+				|| ',stroke:#555555'
+				|| CASE WHEN s.state = 'cancelled' THEN ',color:#ffffff' ELSE '' END
+				|| E'\n  class ' || s.ids || ' ' || s.state || E'\n', ''
+				ORDER BY s.state)
+			FROM (SELECT n.state, string_agg('n' || n.id, ',' ORDER BY n.id) AS ids
+					FROM numbered n WHERE n.state IS NOT NULL
+				   GROUP BY n.state) s), '')
+	END
+	INTO result;
+
+	RETURN rtrim(result, E'\n');
+END
+$$;
+
+COMMENT ON FUNCTION dagsched.graph(text, bigint, text) IS
+'the DAG as text for a picture. format ''dot'' gives Graphviz DOT (render with: dot -Tsvg), ''mermaid'' a Mermaid flowchart; edges run upstream -> downstream, nodes are labelled with the task name and, when not sql, its kind. Without run_id the current definition is drawn; with run_id the tasks as that run copied them, each filled with the colour of its state (success green, failed red, upstream_failed orange, running blue, queued/pending grey, skipped light grey, cancelled dark grey, retry_wait yellow) and labelled with its duration. A mapped task is one node marked [mapped], labelled in a run with its instances counted by state ("5000 instances: 4990 success, 10 failed"). dag_name may be NULL when run_id is given. Example: SELECT dagsched.graph(''daily_report'', 42, ''mermaid'');';
+
+CREATE OR REPLACE FUNCTION dagsched.gantt(run_id bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_run		bigint := gantt.run_id;
+	v_dag		text;
+	result		text;
+BEGIN
+	SELECT r.dag_name INTO v_dag FROM dagsched.dag_run r WHERE r.run_id = v_run;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % does not exist', v_run
+			USING ERRCODE = 'undefined_object';
+	END IF;
+
+	WITH bars AS (
+		SELECT a.task_name, a.map_index, a.attempt, a.state, a.started_at,
+			   a.finished_at
+		  FROM dagsched.task_attempt a
+		 WHERE a.run_id = v_run AND a.started_at IS NOT NULL
+		UNION ALL
+		-- the attempt running now has no task_attempt row yet
+		SELECT t.task_name, t.map_index, t.attempts, t.state, t.started_at,
+			   greatest(now(), t.started_at)
+		  FROM dagsched.task_run t
+		 WHERE t.run_id = v_run AND t.state = 'running'
+		   AND t.started_at IS NOT NULL
+		   AND NOT EXISTS (SELECT 1 FROM dagsched.task_attempt a
+							WHERE a.run_id = t.run_id
+							  AND a.task_name = t.task_name
+							  AND a.map_index IS NOT DISTINCT FROM t.map_index
+							  AND a.attempt = t.attempts)
+	),
+	-- n: how many attempts the task (or the instance of a mapped task) had
+	attempts AS (
+		SELECT b.*, count(*) OVER (PARTITION BY b.task_name, b.map_index) AS n
+		  FROM bars b
+	),
+	per_task AS (
+		SELECT a.task_name, min(a.started_at) AS first_start
+		  FROM attempts a GROUP BY a.task_name
+	),
+	sections AS (
+		SELECT p.*,
+			   row_number() OVER (ORDER BY p.first_start,
+										   p.task_name COLLATE "C") AS pos
+		  FROM per_task p
+	)
+	SELECT E'gantt\n'
+		|| '  title ' || dagsched.mermaid_text(v_dag || ' run ' || v_run, ' ') || E'\n'
+		|| E'  dateFormat x\n'
+		|| E'  axisFormat %H:%M:%S\n'
+		|| E'  todayMarker off\n'
+		|| coalesce(string_agg(
+			'  section ' || dagsched.mermaid_text(s.task_name, ' ') || E'\n'
+			|| (SELECT string_agg(
+					'    ' || dagsched.mermaid_text(a.task_name, ' ')
+					|| CASE WHEN a.map_index IS NOT NULL
+							THEN '[' || a.map_index || ']' ELSE '' END
+					|| CASE WHEN a.n > 1 THEN ' (attempt ' || a.attempt || ')'
+							ELSE '' END
+					|| ' :'
+					|| CASE a.state
+						WHEN 'failed' THEN 'crit, done, '
+						WHEN 'running' THEN 'active, '
+						ELSE 'done, ' END
+					|| round(extract(epoch FROM a.started_at) * 1000)::bigint
+					|| ', '
+					|| round(extract(epoch FROM coalesce(a.finished_at, a.started_at)) * 1000)::bigint
+					|| E'\n', '' ORDER BY a.map_index NULLS FIRST, a.attempt)
+				  FROM attempts a WHERE a.task_name = s.task_name),
+			'' ORDER BY s.pos), '')
+	  INTO result
+	  FROM sections s;
+
+	RETURN rtrim(result, E'\n');
+END
+$$;
+
+COMMENT ON FUNCTION dagsched.gantt(bigint) IS
+'the run''s timeline as a Mermaid gantt chart: one section per task (in order of first start), one bar per attempt (from task_attempt, plus the attempt running now; a mapped task has a bar of its own, from mapping to its last instance''s end, and one per attempt of each instance, named task[map_index]), times as epoch milliseconds (dateFormat x); failed attempts are marked crit, the running one active. Example: SELECT dagsched.gantt(42);';
+
+CREATE OR REPLACE VIEW dagsched.task_stats WITH (security_invoker = true) AS
+WITH att AS (
+	SELECT r.dag_name, a.run_id, a.task_name, a.attempt, a.state,
+		   a.started_at, a.finished_at, a.finished_at - a.started_at AS took
+	  FROM dagsched.task_attempt a
+	  JOIN dagsched.dag_run r ON r.run_id = a.run_id
+	 WHERE a.state IN ('success', 'failed')
+	   AND a.started_at IS NOT NULL AND a.finished_at IS NOT NULL
+	   AND a.marked_by IS NULL
+	   -- a mapped task counts once per run: its own attempt, which spans its
+	   -- instances and fails when one of them failed
+	   AND a.map_index IS NULL
+),
+per_run AS (
+	SELECT dag_name, task_name, run_id,
+		   (array_agg(state ORDER BY attempt DESC))[1] AS outcome,
+		   count(*) AS attempts,
+		   count(*) FILTER (WHERE state = 'failed') AS failed_attempts,
+		   max(started_at) AS started_at
+	  FROM att
+	 GROUP BY dag_name, task_name, run_id
+),
+recent AS (
+	SELECT per_run.*,
+		   row_number() OVER (PARTITION BY dag_name, task_name
+							  ORDER BY started_at DESC, run_id DESC) AS age
+	  FROM per_run
+),
+runs AS (
+	SELECT dag_name, task_name,
+		   count(*) AS runs,
+		   count(*) FILTER (WHERE outcome = 'success') AS successes,
+		   count(*) FILTER (WHERE outcome = 'failed') AS failures,
+		   sum(attempts) AS attempts,
+		   sum(failed_attempts) AS failed_attempts
+	  FROM recent
+	 WHERE age <= 100
+	 GROUP BY dag_name, task_name
+),
+agg AS (
+	SELECT a.dag_name, a.task_name,
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY a.took)
+			   FILTER (WHERE a.state = 'success') AS p50,
+		   percentile_cont(0.95) WITHIN GROUP (ORDER BY a.took)
+			   FILTER (WHERE a.state = 'success') AS p95,
+		   (array_agg(a.took ORDER BY a.started_at DESC, a.run_id DESC,
+					  a.attempt DESC)
+				FILTER (WHERE a.state = 'success'))[1] AS last_duration,
+		   (array_agg(a.state ORDER BY a.started_at DESC, a.run_id DESC,
+					  a.attempt DESC))[1] AS last_state,
+		   max(a.finished_at) AS last_finished_at
+	  FROM att a
+	  JOIN recent r ON r.dag_name = a.dag_name AND r.task_name = a.task_name
+				   AND r.run_id = a.run_id AND r.age <= 100
+	 GROUP BY a.dag_name, a.task_name
+),
+ratio AS (
+	SELECT runs.*, agg.p50, agg.p95, agg.last_duration, agg.last_state,
+		   agg.last_finished_at,
+		   CASE WHEN extract(epoch FROM agg.p50) > 0 THEN
+				round(extract(epoch FROM agg.last_duration) / extract(epoch FROM agg.p50), 2)
+		   END AS slowdown
+	  FROM runs
+	  JOIN agg USING (dag_name, task_name)
+)
+SELECT dag_name, task_name, runs, successes, failures,
+	   round(successes::numeric / runs, 3) AS success_rate,
+	   p50, p95, last_duration, last_state, last_finished_at, slowdown,
+	   coalesce(slowdown > 2 AND successes >= 5, false) AS slow,
+	   attempts, failed_attempts
+  FROM ratio;
+
+COMMENT ON VIEW dagsched.task_stats IS
+'per DAG and task, over its last 100 runs that finished an attempt (success or failed; cancelled and dagsched.mark() outcomes do not count): runs, successes and failures (runs whose last attempt succeeded / failed), success_rate = successes / runs, p50/p95 duration of the successful attempts, last_duration (latest successful attempt), last_state (of the latest attempt), last_finished_at, slowdown = last_duration / p50 (2 decimals), slow = true when slowdown > 2 with at least 5 successful runs, attempts and failed_attempts (every attempt of those runs, so the failures retries hid stay visible). A mapped task counts as one task per run: its own attempt, from mapping to the end of its last instance, failed when an instance failed (the instances'' attempts are not counted apart). Example: SELECT * FROM dagsched.task_stats WHERE slow;';
+
+CREATE OR REPLACE FUNCTION dagsched.failure_impact(run_id bigint)
+RETURNS TABLE (task_name text, state text, cause text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_run		bigint := failure_impact.run_id;
+	v_tasks		bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM dagsched.dag_run r WHERE r.run_id = v_run) THEN
+		RAISE EXCEPTION 'run % does not exist', v_run
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	-- no path is longer than the run has tasks (a bound, should the copy
+	-- ever hold a cycle)
+	SELECT count(*) INTO v_tasks FROM dagsched.task_run t
+	 WHERE t.run_id = v_run AND t.map_index IS NULL;
+
+	RETURN QUERY
+	WITH RECURSIVE walk (root, task_name, depth) AS (
+		SELECT t.task_name, t.task_name, 0
+		  FROM dagsched.task_run t
+		 WHERE t.run_id = v_run AND t.state = 'failed' AND t.map_index IS NULL
+		UNION
+		SELECT w.root, c.task_name, w.depth + 1
+		  FROM walk w
+		  JOIN dagsched.task_run c
+			ON c.run_id = v_run AND w.task_name = ANY (c.depends_on)
+		   AND c.map_index IS NULL
+		 WHERE c.state IN ('upstream_failed', 'skipped', 'cancelled')
+		   AND w.depth < v_tasks
+	),
+	hit AS (
+		SELECT w.task_name, min(w.depth) AS depth,
+			   string_agg(DISTINCT w.root COLLATE "C", ', '
+						  ORDER BY w.root COLLATE "C") AS roots
+		  FROM walk w
+		 WHERE w.depth > 0
+		 GROUP BY w.task_name
+	)
+	SELECT x.task_name, x.state, x.cause
+	  FROM (SELECT t.task_name, t.state, coalesce(t.error, 'failed') AS cause,
+				   0 AS depth
+			  FROM dagsched.task_run t
+			 WHERE t.run_id = v_run AND t.state = 'failed' AND t.map_index IS NULL
+			UNION ALL
+			SELECT h.task_name, t.state, 'downstream of failed ' || h.roots,
+				   h.depth
+			  FROM hit h
+			  JOIN dagsched.task_run t
+				ON t.run_id = v_run AND t.task_name = h.task_name
+			   AND t.map_index IS NULL
+			 WHERE NOT EXISTS (SELECT 1 FROM dagsched.task_run f
+								WHERE f.run_id = v_run
+								  AND f.task_name = h.task_name
+								  AND f.map_index IS NULL
+								  AND f.state = 'failed')) x
+	 ORDER BY x.depth, x.task_name COLLATE "C";
+END
+$$;
+
+CREATE OR REPLACE VIEW dagsched.pool_stats AS
+SELECT p.pool_name, p.slots,
+	   -- a mapped task waiting for its instances (no pid) holds no slot
+	   (SELECT count(*) FROM dagsched.task_run t
+		 WHERE t.state = 'running' AND t.pid IS NOT NULL
+		   AND t.pool = p.pool_name) AS running,
+	   (SELECT count(*) FROM dagsched.task_run t
+		 WHERE t.state = 'queued' AND t.pool = p.pool_name) AS queued,
+	   p.description, p.owner
+  FROM dagsched.pool p;

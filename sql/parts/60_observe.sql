@@ -141,7 +141,8 @@ BEGIN
 
 	WITH nodes AS (
 		SELECT t.task_name, t.kind, t.depends_on,
-			   NULL::text AS state, NULL::text AS took
+			   NULL::text AS state, NULL::text AS took,
+			   t.map_over IS NOT NULL AS mapped, NULL::text AS instances
 		  FROM dagsched.task t
 		 WHERE v_run IS NULL AND t.dag_name = v_dag
 		UNION ALL
@@ -153,16 +154,26 @@ BEGIN
 				WHEN t.state IN ('success', 'failed', 'cancelled')
 					 AND t.finished_at IS NOT NULL THEN
 					dagsched.format_duration(t.finished_at - t.started_at)
-			   END
+			   END,
+			   t.map_over IS NOT NULL,
+			   -- a mapped task is one node: its instances counted by state
+			   (SELECT sum(s.n) || ' instances: '
+					   || string_agg(s.n || ' ' || s.state, ', ' ORDER BY s.state)
+				  FROM (SELECT i.state, count(*) AS n FROM dagsched.task_run i
+						 WHERE i.run_id = t.run_id AND i.task_name = t.task_name
+						   AND i.map_index IS NOT NULL
+						 GROUP BY i.state) s)
 		  FROM dagsched.task_run t
-		 WHERE t.run_id = v_run
+		 WHERE t.run_id = v_run AND t.map_index IS NULL
 	),
 	numbered AS (
 		SELECT n.*,
 			   row_number() OVER (ORDER BY n.task_name COLLATE "C") AS id,
 			   n.task_name
 				|| CASE WHEN n.kind <> 'sql' THEN ' (' || n.kind || ')' ELSE '' END
+				|| CASE WHEN n.mapped THEN ' [mapped]' ELSE '' END
 				|| CASE WHEN n.took IS NOT NULL THEN E'\n' || n.took ELSE '' END
+				|| CASE WHEN n.instances IS NOT NULL THEN E'\n' || n.instances ELSE '' END
 				AS label
 		  FROM nodes n
 	),
@@ -223,7 +234,7 @@ END
 $$;
 
 COMMENT ON FUNCTION dagsched.graph(text, bigint, text) IS
-'the DAG as text for a picture. format ''dot'' gives Graphviz DOT (render with: dot -Tsvg), ''mermaid'' a Mermaid flowchart; edges run upstream -> downstream, nodes are labelled with the task name and, when not sql, its kind. Without run_id the current definition is drawn; with run_id the tasks as that run copied them, each filled with the colour of its state (success green, failed red, upstream_failed orange, running blue, queued/pending grey, skipped light grey, cancelled dark grey, retry_wait yellow) and labelled with its duration. dag_name may be NULL when run_id is given. Example: SELECT dagsched.graph(''daily_report'', 42, ''mermaid'');';
+'the DAG as text for a picture. format ''dot'' gives Graphviz DOT (render with: dot -Tsvg), ''mermaid'' a Mermaid flowchart; edges run upstream -> downstream, nodes are labelled with the task name and, when not sql, its kind. Without run_id the current definition is drawn; with run_id the tasks as that run copied them, each filled with the colour of its state (success green, failed red, upstream_failed orange, running blue, queued/pending grey, skipped light grey, cancelled dark grey, retry_wait yellow) and labelled with its duration. A mapped task is one node marked [mapped], labelled in a run with its instances counted by state ("5000 instances: 4990 success, 10 failed"). dag_name may be NULL when run_id is given. Example: SELECT dagsched.graph(''daily_report'', 42, ''mermaid'');';
 
 /*
  * gantt(): one bar per attempt.
@@ -245,13 +256,14 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 
-	WITH attempts AS (
-		SELECT a.task_name, a.attempt, a.state, a.started_at, a.finished_at
+	WITH bars AS (
+		SELECT a.task_name, a.map_index, a.attempt, a.state, a.started_at,
+			   a.finished_at
 		  FROM dagsched.task_attempt a
 		 WHERE a.run_id = v_run AND a.started_at IS NOT NULL
 		UNION ALL
 		-- the attempt running now has no task_attempt row yet
-		SELECT t.task_name, t.attempts, t.state, t.started_at,
+		SELECT t.task_name, t.map_index, t.attempts, t.state, t.started_at,
 			   greatest(now(), t.started_at)
 		  FROM dagsched.task_run t
 		 WHERE t.run_id = v_run AND t.state = 'running'
@@ -259,10 +271,16 @@ BEGIN
 		   AND NOT EXISTS (SELECT 1 FROM dagsched.task_attempt a
 							WHERE a.run_id = t.run_id
 							  AND a.task_name = t.task_name
+							  AND a.map_index IS NOT DISTINCT FROM t.map_index
 							  AND a.attempt = t.attempts)
 	),
+	-- n: how many attempts the task (or the instance of a mapped task) had
+	attempts AS (
+		SELECT b.*, count(*) OVER (PARTITION BY b.task_name, b.map_index) AS n
+		  FROM bars b
+	),
 	per_task AS (
-		SELECT a.task_name, min(a.started_at) AS first_start, count(*) AS n
+		SELECT a.task_name, min(a.started_at) AS first_start
 		  FROM attempts a GROUP BY a.task_name
 	),
 	sections AS (
@@ -280,7 +298,9 @@ BEGIN
 			'  section ' || dagsched.mermaid_text(s.task_name, ' ') || E'\n'
 			|| (SELECT string_agg(
 					'    ' || dagsched.mermaid_text(a.task_name, ' ')
-					|| CASE WHEN s.n > 1 THEN ' (attempt ' || a.attempt || ')'
+					|| CASE WHEN a.map_index IS NOT NULL
+							THEN '[' || a.map_index || ']' ELSE '' END
+					|| CASE WHEN a.n > 1 THEN ' (attempt ' || a.attempt || ')'
 							ELSE '' END
 					|| ' :'
 					|| CASE a.state
@@ -290,7 +310,7 @@ BEGIN
 					|| round(extract(epoch FROM a.started_at) * 1000)::bigint
 					|| ', '
 					|| round(extract(epoch FROM coalesce(a.finished_at, a.started_at)) * 1000)::bigint
-					|| E'\n', '' ORDER BY a.attempt)
+					|| E'\n', '' ORDER BY a.map_index NULLS FIRST, a.attempt)
 				  FROM attempts a WHERE a.task_name = s.task_name),
 			'' ORDER BY s.pos), '')
 	  INTO result
@@ -301,7 +321,7 @@ END
 $$;
 
 COMMENT ON FUNCTION dagsched.gantt(bigint) IS
-'the run''s timeline as a Mermaid gantt chart: one section per task (in order of first start), one bar per attempt (from task_attempt, plus the attempt running now), times as epoch milliseconds (dateFormat x); failed attempts are marked crit, the running one active. Example: SELECT dagsched.gantt(42);';
+'the run''s timeline as a Mermaid gantt chart: one section per task (in order of first start), one bar per attempt (from task_attempt, plus the attempt running now; a mapped task has a bar of its own, from mapping to its last instance''s end, and one per attempt of each instance, named task[map_index]), times as epoch milliseconds (dateFormat x); failed attempts are marked crit, the running one active. Example: SELECT dagsched.gantt(42);';
 
 /*
  * task_stats: how long does a task usually take, how often does it fail,
@@ -318,6 +338,9 @@ WITH att AS (
 	 WHERE a.state IN ('success', 'failed')
 	   AND a.started_at IS NOT NULL AND a.finished_at IS NOT NULL
 	   AND a.marked_by IS NULL
+	   -- a mapped task counts once per run: its own attempt, which spans its
+	   -- instances and fails when one of them failed
+	   AND a.map_index IS NULL
 ),
 per_run AS (
 	SELECT dag_name, task_name, run_id,
@@ -379,7 +402,7 @@ SELECT dag_name, task_name, runs, successes, failures,
   FROM ratio;
 
 COMMENT ON VIEW dagsched.task_stats IS
-'per DAG and task, over its last 100 runs that finished an attempt (success or failed; cancelled and dagsched.mark() outcomes do not count): runs, successes and failures (runs whose last attempt succeeded / failed), success_rate = successes / runs, p50/p95 duration of the successful attempts, last_duration (latest successful attempt), last_state (of the latest attempt), last_finished_at, slowdown = last_duration / p50 (2 decimals), slow = true when slowdown > 2 with at least 5 successful runs, attempts and failed_attempts (every attempt of those runs, so the failures retries hid stay visible). Example: SELECT * FROM dagsched.task_stats WHERE slow;';
+'per DAG and task, over its last 100 runs that finished an attempt (success or failed; cancelled and dagsched.mark() outcomes do not count): runs, successes and failures (runs whose last attempt succeeded / failed), success_rate = successes / runs, p50/p95 duration of the successful attempts, last_duration (latest successful attempt), last_state (of the latest attempt), last_finished_at, slowdown = last_duration / p50 (2 decimals), slow = true when slowdown > 2 with at least 5 successful runs, attempts and failed_attempts (every attempt of those runs, so the failures retries hid stay visible). A mapped task counts as one task per run: its own attempt, from mapping to the end of its last instance, failed when an instance failed (the instances'' attempts are not counted apart). Example: SELECT * FROM dagsched.task_stats WHERE slow;';
 
 /*
  * dag_stats: how is each DAG doing?
@@ -468,18 +491,20 @@ BEGIN
 	END IF;
 	-- no path is longer than the run has tasks (a bound, should the copy
 	-- ever hold a cycle)
-	SELECT count(*) INTO v_tasks FROM dagsched.task_run t WHERE t.run_id = v_run;
+	SELECT count(*) INTO v_tasks FROM dagsched.task_run t
+	 WHERE t.run_id = v_run AND t.map_index IS NULL;
 
 	RETURN QUERY
 	WITH RECURSIVE walk (root, task_name, depth) AS (
 		SELECT t.task_name, t.task_name, 0
 		  FROM dagsched.task_run t
-		 WHERE t.run_id = v_run AND t.state = 'failed'
+		 WHERE t.run_id = v_run AND t.state = 'failed' AND t.map_index IS NULL
 		UNION
 		SELECT w.root, c.task_name, w.depth + 1
 		  FROM walk w
 		  JOIN dagsched.task_run c
 			ON c.run_id = v_run AND w.task_name = ANY (c.depends_on)
+		   AND c.map_index IS NULL
 		 WHERE c.state IN ('upstream_failed', 'skipped', 'cancelled')
 		   AND w.depth < v_tasks
 	),
@@ -495,16 +520,18 @@ BEGIN
 	  FROM (SELECT t.task_name, t.state, coalesce(t.error, 'failed') AS cause,
 				   0 AS depth
 			  FROM dagsched.task_run t
-			 WHERE t.run_id = v_run AND t.state = 'failed'
+			 WHERE t.run_id = v_run AND t.state = 'failed' AND t.map_index IS NULL
 			UNION ALL
 			SELECT h.task_name, t.state, 'downstream of failed ' || h.roots,
 				   h.depth
 			  FROM hit h
 			  JOIN dagsched.task_run t
 				ON t.run_id = v_run AND t.task_name = h.task_name
+			   AND t.map_index IS NULL
 			 WHERE NOT EXISTS (SELECT 1 FROM dagsched.task_run f
 								WHERE f.run_id = v_run
 								  AND f.task_name = h.task_name
+								  AND f.map_index IS NULL
 								  AND f.state = 'failed')) x
 	 ORDER BY x.depth, x.task_name COLLATE "C";
 END
@@ -525,8 +552,10 @@ COMMENT ON FUNCTION dagsched.failure_impact(bigint) IS
  */
 CREATE VIEW dagsched.pool_stats AS
 SELECT p.pool_name, p.slots,
+	   -- a mapped task waiting for its instances (no pid) holds no slot
 	   (SELECT count(*) FROM dagsched.task_run t
-		 WHERE t.state = 'running' AND t.pool = p.pool_name) AS running,
+		 WHERE t.state = 'running' AND t.pid IS NOT NULL
+		   AND t.pool = p.pool_name) AS running,
 	   (SELECT count(*) FROM dagsched.task_run t
 		 WHERE t.state = 'queued' AND t.pool = p.pool_name) AS queued,
 	   p.description, p.owner
