@@ -104,7 +104,6 @@
 static SPIPlanPtr plan_claim;
 static SPIPlanPtr plan_success;
 static SPIPlanPtr plan_skipped;
-static SPIPlanPtr plan_success_leaf;
 static SPIPlanPtr plan_failed;
 static SPIPlanPtr plan_tally;
 static SPIPlanPtr plan_sensing;
@@ -459,14 +458,15 @@ TaskClaimedQueuedByUs(int pid, int64 run_id, ArrayType *names,
 }
 
 /*
- * The success UPDATE, its attempt row and, when lock_run, a FOR KEY SHARE
- * lock on the run row taken before any task row.  A task with downstream
- * tasks updates their rows too, and a cascading DELETE of the DAG locks the
- * run row first and the task rows after: taking the run row first keeps the
- * two from deadlocking.  A task without downstream tasks touches only its
- * own row, which the DELETE waits for, so it needs no such lock -- and
- * workers finishing the tasks of one wide fan-out do not all lock the one
- * run row (a new MultiXact for each).
+ * The success UPDATE, its attempt row and a FOR KEY SHARE lock on the run
+ * row taken before any task row.  A cascading DELETE of the DAG locks the
+ * run row first and the task rows after; a success locks its task row and
+ * then the run row -- the downstream tasks' rows, and the foreign key of
+ * task_attempt, which references dag_run (a mapped task's instances share
+ * its name, so no longer task_run) -- so taking the run row first keeps the
+ * two from deadlocking.  (Before 0.2's mapped tasks, a task without
+ * downstream tasks skipped this lock, its attempt's key check being on its
+ * own row.)
  */
 #define TASK_SUCCESS_SQL(lock_cte, lock_cond, map_cond) \
 	"WITH " lock_cte \
@@ -505,8 +505,6 @@ static SPIPlanPtr plan_success_instance;
  * running -> success, for the attempt this worker (pid) holds; recorded in
  * task_attempt too.  Returns the task's downstream names (none for an
  * instance of a mapped task: MappedInstanceEnded counts it in its task).
- * An instance takes the run row lock like a task with downstream tasks:
- * its end may end its mapped task and update the rows below that.
  */
 ArrayType *
 TaskSucceeded(const ClaimedTask *task, const char *output,
@@ -537,14 +535,10 @@ TaskSucceeded(const ClaimedTask *task, const char *output,
 							  TASK_SUCCESS_SQL(SUCCESS_LOCK_CTE, SUCCESS_LOCK_COND,
 											   MAP_INSTANCE(6)),
 							  6, argtypes);
-	else if (task->ndownstream > 0)
+	else
 		plan = CatalogPrepare(&plan_success,
 							  TASK_SUCCESS_SQL(SUCCESS_LOCK_CTE, SUCCESS_LOCK_COND,
 											   MAP_NODE),
-							  6, argtypes);
-	else
-		plan = CatalogPrepare(&plan_success_leaf,
-							  TASK_SUCCESS_SQL("", "", MAP_NODE),
 							  6, argtypes);
 	CatalogExecPlan(plan, values, nulls);
 

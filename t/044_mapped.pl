@@ -112,6 +112,16 @@ is(sql("SELECT a.started_at >= max(i.finished_at) FROM dagsched.task_run a, dags
 	't', 'n=5000: downstream started after the last instance finished');
 is(sql("SELECT count(*) FROM dagsched.task_attempt WHERE run_id = $r5 AND task_name = 'm'"),
 	'5001', 'n=5000: one attempt per instance, one for the mapped task');
+like(sql("SELECT dagsched.graph(NULL, $r5)"),
+	qr/"m" \[label="m \[mapped\]\\n[^"]*\\n5000 instances: 5000 success"/,
+	'graph(): the mapped task is one node labelled with its instances by state');
+is(sql("SELECT count(*) FROM regexp_matches(dagsched.graph(NULL, $r5), '\"m\" \\[', 'g')"),
+	'1', 'graph(): one node for the 5,000 instances');
+like(sql("SELECT dagsched.gantt($r5)"), qr/^    m\[4999\] :done, /m,
+	'gantt(): a bar per instance');
+is(sql("SELECT runs || ' ' || successes FROM dagsched.task_stats "
+	  . "WHERE dag_name = 'series' AND task_name = 'm'"),
+	'2 2', 'task_stats: the mapped task counts once per run it ran in');
 
 # ------------------------------------------------------------ over a result
 sql(q{
@@ -139,6 +149,22 @@ is(sql("SELECT string_agg(idx || '=' || (item->>'value'), ',' ORDER BY idx) "
 is(sql("SELECT res::text FROM after_log WHERE run_id = $ro"),
 	'[{"i": 0, "item": {"value": "a"}}, {"i": 1, "item": {"value": "b"}}, {"i": 2, "item": {"value": "c"}}]',
 	'shell instances got $DAGSCHED_MAP_ITEM and $DAGSCHED_MAP_INDEX; result() of them in order');
+
+# ------------------------------------------------------------ a pool of 1
+# the mapped task waiting for its instances holds no slot: they run one at a time
+sql(q{
+INSERT INTO dagsched.pool (pool_name, slots) VALUES ('one', 1);
+INSERT INTO dagsched.dag (dag_name) VALUES ('pooled');
+INSERT INTO dagsched.task (dag_name, task_name, command, map_over, pool) VALUES
+  ('pooled', 'm', 'SELECT pg_sleep(0.05)', 'SELECT g FROM generate_series(1, 6) g', 'one');
+});
+my $rp = DagschedTest::trigger($node, 'pooled');
+is(DagschedTest::wait_run($node, $rp), 'success', 'pool of 1: the mapped task\'s instances all ran');
+is(sql("SELECT count(*) FROM dagsched.task_run a JOIN dagsched.task_run b "
+	  . "ON b.run_id = a.run_id AND b.task_name = a.task_name AND a.map_index < b.map_index "
+	  . "AND a.started_at < b.finished_at AND b.started_at < a.finished_at "
+	  . "WHERE a.run_id = $rp"),
+	'0', 'pool of 1: no two instances overlapped');
 
 # ------------------------------------------------------------ failure, retry
 sql(q{
