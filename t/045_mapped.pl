@@ -1,4 +1,4 @@
-# t/044_mapped.pl -- mapped tasks (issue 16): a task's map_over query, run
+# t/045_mapped.pl -- mapped tasks (issue 16): a task's map_over query, run
 # when the task is ready, makes one instance of the task per row.
 #
 # Over generate_series with 0 (skipped), 1 and 5,000 instances, and over an
@@ -12,7 +12,7 @@
 # map_over error, validation of map_over, and map_item()/map_index() outside
 # a task.
 #
-# Run it alone: PROVE_TESTS=t/044_mapped.pl SKIP_REGRESS=1 bash scripts/test.sh
+# Run it alone: PROVE_TESTS=t/045_mapped.pl SKIP_REGRESS=1 bash scripts/test.sh
 use strict;
 use warnings;
 
