@@ -578,7 +578,6 @@ ALTER TABLE dagsched.task_run ADD COLUMN map_over text;
 ALTER TABLE dagsched.task_run ADD COLUMN map_index integer;
 ALTER TABLE dagsched.task_run ADD COLUMN map_item jsonb;
 ALTER TABLE dagsched.task_run ADD COLUMN map_count integer;
-ALTER TABLE dagsched.task_run ADD COLUMN map_left integer;
 ALTER TABLE dagsched.task_run ADD COLUMN map_failed integer;
 ALTER TABLE dagsched.task_attempt ADD COLUMN map_index integer;
 ALTER TABLE dagsched.task_attempt DROP CONSTRAINT task_attempt_run_id_task_name_fkey;

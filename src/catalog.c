@@ -245,8 +245,8 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 
 	CatalogExecCached(&plan_load_tasks, "SELECT task_name, kind, command, trigger_rule, retries, "
 				"retry_delay, timeout, database::pg_catalog.text, priority, "
-				"depends_on, conninfo, autocommit, pool, condition, poke_interval "
-				"depends_on, conninfo, autocommit, pool, condition, map_over "
+				"depends_on, conninfo, autocommit, pool, condition, poke_interval, "
+				"map_over "
 				"FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
 				"ORDER BY task_name",
 				1, argtypes, values, NULL);

@@ -86,25 +86,21 @@ run_propagate_ended(int64 run_id, List *ended)
 }
 
 /*
- * One instance of a mapped task ended: when it was the last, the mapped
- * task ends and its downstream tasks count its outcome.  *downstream
- * receives the mapped task's downstream (NULL while instances remain).
- * Returns how many tasks became queued.
+ * Look, after an instance's end has committed, whether the mapped task has
+ * any active instance left; if none, it ends and its downstream tasks count
+ * its outcome.  *ended says whether it ended (the caller then looks at the
+ * run's end, after this commit).  Returns how many tasks became queued.
  */
-static int
-run_instance_ended(int64 run_id, const char *task_name, bool failed,
-				   ArrayType **downstream)
+int
+RunMappedIfDone(int64 run_id, const char *task_name, bool *ended)
 {
 	TaskEnded	end;
 
-	if (downstream)
-		*downstream = NULL;
-	if (!MappedInstanceEnded(run_id, task_name, failed, &end))
+	*ended = MappedTaskEnded(run_id, task_name, &end);
+	if (!*ended)
 		return 0;
 	CatalogNotify(run_id, NULL, task_name,
 				  end.outcome == TASK_OUTCOME_SUCCESS ? TS_SUCCESS : TS_FAILED);
-	if (downstream)
-		*downstream = end.downstream;
 	return run_propagate(run_id, end.downstream, end.outcome);
 }
 
@@ -125,8 +121,6 @@ RunTaskSucceeded(const ClaimedTask *task, const char *output,
 {
 	ArrayType  *downstream = TaskSucceeded(task, output, result);
 
-	if (task->map_index >= 0)
-		return run_instance_ended(task->run_id, task->task_name, false, NULL);
 	return run_propagate(task->run_id, downstream, TASK_OUTCOME_SUCCESS);
 }
 
@@ -191,11 +185,7 @@ RunTaskEndedAndClaim(const ClaimedTask *task, const char *skip,
 	nqueued = run_propagate(task->run_id, downstream,
 							skip != NULL ? TASK_OUTCOME_SKIPPED :
 							TASK_OUTCOME_SUCCESS);
-	/* an instance's end counts in its mapped task, after the claim too */
-	if (task->map_index >= 0)
-		nqueued += run_instance_ended(task->run_id, task->task_name, false,
-									  &downstream);
-	if (may_claim && !*claimed && nqueued > 0 && downstream != NULL)
+	if (may_claim && !*claimed && nqueued > 0)
 		*claimed = *claimed_queued =
 			TaskClaimedQueuedByUs(MyProcPid, task->run_id, downstream,
 								  next, cxt);
@@ -225,8 +215,6 @@ RunTaskFailed(int64 run_id, const char *task_name, int map_index, int pid,
 		*retry_wait = true;
 		return 0;
 	}
-	if (map_index >= 0)
-		return run_instance_ended(run_id, task_name, true, NULL);
 	if (strcmp(f.state, TS_FAILED) == 0)
 		return run_propagate(run_id, f.downstream, TASK_OUTCOME_FAILED);
 	return 0;
@@ -822,6 +810,43 @@ RunMarkTask(int64 run_id, const char *task_name, const char *state,
 }
 
 /*
+ * Mapped tasks left waiting although none of their instances is active:
+ * the worker that ended the last one died before it looked.  End them now.
+ * Returns how many tasks became queued.
+ */
+static int
+run_finish_stranded_mapped(void)
+{
+	uint64		n;
+	uint64		i;
+	int64	   *ids;
+	char	  **names;
+	int			nqueued = 0;
+
+	CatalogExec("SELECT run_id, task_name FROM dagsched.task_run "
+				"WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				" AND pid IS NULL AND map_count IS NOT NULL",
+				0, NULL, NULL, NULL);
+	n = SPI_processed;
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	names = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(CatalogDatum(i, 1, &isnull));
+		names[i] = CatalogText(i, 2);
+	}
+	for (i = 0; i < n; i++)
+	{
+		bool		ended;
+
+		nqueued += RunMappedIfDone(ids[i], names[i], &ended);
+	}
+	return nqueued;
+}
+
+/*
  * Runs left "running" although none of their tasks is unfinished: their
  * ending was lost in a crash.  End them now.  Returns how many tasks became
  * queued by the runs that started.
@@ -835,6 +860,7 @@ RunFinishStranded(int *nfinished)
 	int			nqueued = 0;
 
 	*nfinished = 0;
+	nqueued = run_finish_stranded_mapped();
 	CatalogExec("SELECT run_id FROM dagsched.dag_run "
 				"WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING),
 				0, NULL, NULL, NULL);

@@ -75,6 +75,7 @@ extern int	RunTaskFailed(int64 run_id, const char *task_name,
 						  int map_index, int pid, const char *error,
 						  const char *output, bool *retry_wait);
 extern int	RunTaskMapped(const ClaimedTask *task, ArrayType *items);
+extern int	RunMappedIfDone(int64 run_id, const char *task_name, bool *ended);
 extern bool RunFinishIfDone(int64 run_id, int *nqueued);
 extern int	RunPromoteQueued(const char *dag_name);
 extern int	RunQueueDueRetries(void);

@@ -740,6 +740,17 @@ TaskExecute(ClaimedTask *task, TaskNextClaim *next, TaskResult *result)
 						task->task_name, task->dag_name,
 						(long long) task->run_id)));
 
+	/*
+	 * An instance that ended may have been its mapped task's last: the
+	 * worker looks after this commit -- unless it claimed another instance
+	 * of the same task in it, whose end will look in turn.
+	 */
+	if (task->map_index >= 0)
+		result->instance_ended = error != NULL ? !result->retry_wait :
+			!(next->claimed && next->task->map_index >= 0 &&
+			  next->task->run_id == task->run_id &&
+			  strcmp(next->task->task_name, task->task_name) == 0);
+
 	error_context_stack = errcallback.previous;
 	pgstat_report_activity(STATE_IDLE, NULL);
 }

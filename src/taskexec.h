@@ -96,6 +96,8 @@ typedef struct TaskResult
 	bool		may_have_ended_run; /* check the run's end after commit */
 	bool		retry_wait;		/* it waits for a retry */
 	bool		sensing;		/* a sensor waits for its next poke */
+	bool		instance_ended; /* an instance ended: look at its mapped
+								 * task's end after commit */
 } TaskResult;
 
 extern const TaskRunner *TaskRunnerFor(const ClaimedTask *task);

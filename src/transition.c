@@ -504,7 +504,7 @@ static SPIPlanPtr plan_success_instance;
 /*
  * running -> success, for the attempt this worker (pid) holds; recorded in
  * task_attempt too.  Returns the task's downstream names (none for an
- * instance of a mapped task: MappedInstanceEnded counts it in its task).
+ * instance of a mapped task: see MappedTaskEnded).
  */
 ArrayType *
 TaskSucceeded(const ClaimedTask *task, const char *output,
@@ -635,8 +635,7 @@ TaskMapped(const ClaimedTask *task, ArrayType *items)
 	CatalogExec("WITH lk AS (SELECT 1 FROM dagsched.dag_run "
 				"  WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE) "
 				"UPDATE dagsched.task_run SET pid = NULL, error = NULL, result = NULL, "
-				" map_count = pg_catalog.cardinality($4), "
-				" map_left = pg_catalog.cardinality($4), map_failed = 0, "
+				" map_count = pg_catalog.cardinality($4), map_failed = NULL, "
 				" output = 'mapped: ' OPERATOR(pg_catalog.||) pg_catalog.cardinality($4) "
 				"  OPERATOR(pg_catalog.||) ' instances' "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
@@ -689,33 +688,35 @@ TaskMapped(const ClaimedTask *task, ArrayType *items)
 }
 
 /*
- * One instance of a mapped task ended (failed: failed or cancelled, else
- * succeeded): its task counts it, and when it was the last one the task
- * ends, running -> success when every instance succeeded, else failed;
- * its result becomes the array of its instances' results in map_index
- * order, and the end is recorded as an attempt of the task.  True when the
- * task ended, with its outcome and downstream in *end; false when
- * instances remain or the task no longer waits for them (the run was
- * cancelled).
+ * running -> success | failed: a mapped task none of whose instances is
+ * active any more ends, success when every instance succeeded, else
+ * failed; its result becomes the array of its instances' results in
+ * map_index order, and the end is recorded as an attempt of the task.
+ * True when it ended, with its outcome and downstream in *end; false when
+ * an instance is still active, or the task no longer waits (another worker
+ * ended it, or the run was cancelled).
  *
- * The task's row is locked first and counted by a statement of its own:
- * its snapshot then sees every sibling instance that ended before, so the
- * last one's count and the array of results are complete.  The caller
- * calls this after its claim of the next task (see RunTaskEndedAndClaim):
- * the claim may wait for a worker ending a sibling, which waits for this
- * row.
+ * Called after the end of an instance has committed, so that of two
+ * workers ending the last two instances at once the later one sees both
+ * (as for a run's end, see RunFinishIfDone); the task's row lock makes two
+ * such looks take turns, and the count of active instances is a statement
+ * of its own, taken after the lock.  An instance's end itself never
+ * touches the task's row: thousands of instances ending side by side do
+ * not queue on it.  The run row is locked first, as a task's end does.
  */
 bool
-MappedInstanceEnded(int64 run_id, const char *task_name, bool failed,
-					TaskEnded *end)
+MappedTaskEnded(int64 run_id, const char *task_name, TaskEnded *end)
 {
-	Oid			argtypes[3] = {INT8OID, TEXTOID, INT4OID};
-	Datum		values[3];
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
 	bool		isnull;
+	char	   *state;
 
 	values[0] = Int64GetDatum(run_id);
 	values[1] = CStringGetTextDatum(task_name);
-	values[2] = Int32GetDatum(failed ? 1 : 0);
+	CatalogExec("SELECT 1 FROM dagsched.dag_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+				1, argtypes, values, NULL);
 	CatalogExec("SELECT 1 FROM dagsched.task_run "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
 				" AND task_name OPERATOR(pg_catalog.=) $2 " MAP_NODE
@@ -724,30 +725,33 @@ MappedInstanceEnded(int64 run_id, const char *task_name, bool failed,
 				2, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		return false;
+	CatalogExec("SELECT 1 FROM dagsched.task_run "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND task_name OPERATOR(pg_catalog.=) $2 AND map_index IS NOT NULL "
+				" AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_ACTIVE_LIST) ") "
+				"LIMIT 1",
+				2, argtypes, values, NULL);
+	if (SPI_processed > 0)
+		return false;
 
-#define LAST " t.map_left OPERATOR(pg_catalog.<=) 1 "
-	CatalogExec("WITH u AS (UPDATE dagsched.task_run t SET "
-				" map_left = t.map_left OPERATOR(pg_catalog.-) 1, "
-				" map_failed = t.map_failed OPERATOR(pg_catalog.+) $3, "
-				" state = CASE WHEN NOT " LAST " THEN t.state "
-				"  WHEN t.map_failed OPERATOR(pg_catalog.+) $3 OPERATOR(pg_catalog.>) 0 "
+	CatalogExec("WITH i AS (SELECT pg_catalog.jsonb_agg(i.result ORDER BY i.map_index) AS results, "
+				"  pg_catalog.count(*) FILTER (WHERE i.state OPERATOR(pg_catalog.<>) "
+				SQL_LIT(TS_SUCCESS) ")::pg_catalog.int4 AS failed "
+				" FROM dagsched.task_run i WHERE i.run_id OPERATOR(pg_catalog.=) $1 "
+				"  AND i.task_name OPERATOR(pg_catalog.=) $2 AND i.map_index IS NOT NULL), "
+				"u AS (UPDATE dagsched.task_run t SET "
+				" state = CASE WHEN i.failed OPERATOR(pg_catalog.>) 0 "
 				"  THEN " SQL_LIT(TS_FAILED) " ELSE " SQL_LIT(TS_SUCCESS) " END, "
-				" finished_at = CASE WHEN " LAST " THEN pg_catalog.clock_timestamp() END, "
-				" error = CASE WHEN " LAST " AND t.map_failed OPERATOR(pg_catalog.+) $3 "
-				"  OPERATOR(pg_catalog.>) 0 THEN "
+				" finished_at = pg_catalog.clock_timestamp(), "
+				" map_failed = i.failed, result = i.results, "
+				" error = CASE WHEN i.failed OPERATOR(pg_catalog.>) 0 THEN "
 				"  (SELECT pg_catalog.format('%s of %s instances failed; the first, "
-				"map_index %s: %s', t.map_failed OPERATOR(pg_catalog.+) $3, t.map_count, "
-				"    f.map_index, f.error) "
+				"map_index %s: %s', i.failed, t.map_count, f.map_index, f.error) "
 				"   FROM dagsched.task_run f WHERE f.run_id OPERATOR(pg_catalog.=) $1 "
 				"    AND f.task_name OPERATOR(pg_catalog.=) $2 AND f.map_index IS NOT NULL "
 				"    AND f.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_SUCCESS)
-				"   ORDER BY f.map_index LIMIT 1) END, "
-				" result = CASE WHEN " LAST " THEN "
-				"  (SELECT pg_catalog.jsonb_agg(i.result ORDER BY i.map_index) "
-				"   FROM dagsched.task_run i WHERE i.run_id OPERATOR(pg_catalog.=) $1 "
-				"    AND i.task_name OPERATOR(pg_catalog.=) $2 "
-				"    AND i.map_index IS NOT NULL) END "
-				"WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				"   ORDER BY f.map_index LIMIT 1) END "
+				"FROM i WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND t.task_name OPERATOR(pg_catalog.=) $2 AND t.map_index IS NULL "
 				"RETURNING t.run_id, t.task_name, t.attempts, t.state, t.started_at, "
 				" t.finished_at, t.error, t.output, t.downstream, t.result, "
@@ -756,21 +760,14 @@ MappedInstanceEnded(int64 run_id, const char *task_name, bool failed,
 				" (run_id, task_name, attempt, state, started_at, finished_at, "
 				"  error, output, result, " ATTEMPT_DEFINITION ") "
 				" SELECT run_id, task_name, attempts, state, started_at, finished_at, "
-				"  error, output, result, " ATTEMPT_DEFINITION " FROM u "
-				" WHERE state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_RUNNING) ") "
+				"  error, output, result, " ATTEMPT_DEFINITION " FROM u) "
 				"SELECT state, downstream FROM u",
-				3, argtypes, values, NULL);
-#undef LAST
+				2, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		return false;
-	{
-		char	   *state = CatalogText(0, 1);
-
-		if (strcmp(state, TS_RUNNING) == 0)
-			return false;
-		end->outcome = trans_outcome_of(state);
-		end->downstream = DatumGetArrayTypePCopy(CatalogDatum(0, 2, &isnull));
-	}
+	state = CatalogText(0, 1);
+	end->outcome = trans_outcome_of(state);
+	end->downstream = DatumGetArrayTypePCopy(CatalogDatum(0, 2, &isnull));
 	return true;
 }
 
@@ -985,7 +982,7 @@ TaskSensing(const ClaimedTask *task)
 				   "   '30 seconds'::pg_catalog.interval), "
 				   "  started_at OPERATOR(pg_catalog.+) timeout) "
 				   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				   " AND task_name OPERATOR(pg_catalog.=) $2 "
+				   " AND task_name OPERATOR(pg_catalog.=) $2 " MAP_NODE
 				   " AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
 				   " AND pid OPERATOR(pg_catalog.=) $3",
 				   3, argtypes);
@@ -1211,13 +1208,7 @@ TasksReset(int64 run_id, const char *task_name, bool downstream)
 				"  ELSE t.attempts END, "
 				" started_at = CASE WHEN " RESET_PARTIAL " THEN pg_catalog.clock_timestamp() "
 				"  ELSE t.started_at END, "
-				" map_left = CASE WHEN " RESET_PARTIAL " THEN "
-				"  (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM dagsched.task_run i "
-				"   WHERE i.run_id OPERATOR(pg_catalog.=) $1 "
-				"    AND i.task_name OPERATOR(pg_catalog.=) t.task_name "
-				"    AND i.map_index IS NOT NULL "
-				"    AND i.state OPERATOR(pg_catalog.<>) " SQL_LIT(TS_SUCCESS) ") END, "
-				" map_failed = CASE WHEN " RESET_PARTIAL " THEN 0 END, "
+				" map_failed = NULL, "
 				" map_count = CASE WHEN " RESET_PARTIAL " THEN t.map_count END, "
 				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
 				" next_poke_at = NULL, "
@@ -1337,7 +1328,7 @@ TasksUndecided(int64 run_id, ArrayType *downstream)
 				"UPDATE dagsched.task_run t SET state = " SQL_LIT(TS_PENDING) ", "
 				" queued_at = NULL, finished_at = NULL, next_attempt_at = NULL, "
 				" next_poke_at = NULL, retry_base = t.attempts, map_count = NULL, "
-				" map_left = NULL, map_failed = NULL "
+				" map_failed = NULL "
 				"FROM r WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
 				" AND t.task_name OPERATOR(pg_catalog.=) r.task_name "
 				" AND t.map_index IS NULL",

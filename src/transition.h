@@ -86,11 +86,11 @@ extern bool TaskFailed(int64 run_id, const char *task_name, int map_index,
 extern int	TaskMapped(const ClaimedTask *task, ArrayType *items);
 
 /*
- * running -> success | failed: a mapped task once its last instance
- * ended; false while instances remain
+ * running -> success | failed: a mapped task none of whose instances is
+ * active; false while one is (call after an instance's end committed)
  */
-extern bool MappedInstanceEnded(int64 run_id, const char *task_name,
-								bool failed, TaskEnded *end);
+extern bool MappedTaskEnded(int64 run_id, const char *task_name,
+							TaskEnded *end);
 
 /*
  * pending -> queued | upstream_failed | skipped | pending: the upstream

@@ -46,6 +46,10 @@ static MemoryContext WorkerContext = NULL;
 /* a run whose last task this worker may have ended; checked after commit */
 static int64 pending_finish_run = 0;
 
+/* a mapped task whose last instance this worker may have ended, likewise */
+static int64 pending_map_run = 0;
+static char pending_map_task[DAGSCHED_TASK_NAME_LEN];
+
 /*
  * The task claimed in the transaction that recorded the previous task's
  * success: one commit both ends a task and starts the next.  Task strings
@@ -196,8 +200,11 @@ worker_claim(ClaimedTask *task, bool from_next)
 	bool		claimed = false;
 	bool		run_finished = false;
 	int			nqueued = 0;
+	volatile int64 map_run = 0;
+	volatile bool map_ended = false;
 
-	if (from_next && pending_finish_run == 0 && !TaskSessionDirty())
+	if (from_next && pending_finish_run == 0 && pending_map_run == 0 &&
+		!TaskSessionDirty())
 	{
 		DagschedWorkerSetTask(task->run_id, task->task_name);
 		return true;
@@ -223,6 +230,22 @@ worker_claim(ClaimedTask *task, bool from_next)
 			 RunClaimTask(task, TaskContext[cur_task_cxt]));
 		if (claimed)
 			DagschedWorkerSetTask(task->run_id, task->task_name);
+
+		/*
+		 * After the claim, as a task's end tallies its downstream after its
+		 * claim (see RunTaskEndedAndClaim): the claim may wait for a worker
+		 * that waits for a row this takes.
+		 */
+		if (pending_map_run != 0)
+		{
+			bool		ended;
+
+			map_run = pending_map_run;
+			nqueued += RunMappedIfDone(pending_map_run, pending_map_task,
+									   &ended);
+			map_ended = ended;
+			pending_map_run = 0;
+		}
 
 		/*
 		 * The claim commits durably before the task starts: after a crash,
@@ -252,6 +275,9 @@ worker_claim(ClaimedTask *task, bool from_next)
 	}
 	PG_END_TRY();
 
+	/* the mapped task's end may have been its run's: look after this commit */
+	if (map_ended)
+		pending_finish_run = map_run;
 	if (run_finished)
 		DagschedBroadcastRunFinished();
 	if (nqueued > 0)
@@ -279,4 +305,9 @@ worker_after_task(ClaimedTask *task, const TaskResult *result)
 		DagschedWakeWorkers(1);	/* a slot of its pool is free */
 	if (result->may_have_ended_run)
 		pending_finish_run = task->run_id;
+	if (result->instance_ended)
+	{
+		pending_map_run = task->run_id;
+		strlcpy(pending_map_task, task->task_name, sizeof(pending_map_task));
+	}
 }

@@ -171,13 +171,12 @@ CREATE TABLE dagsched.task_run (
 	last_poke_at	timestamptz,
 	next_poke_at	timestamptz,
 	-- mapped tasks (src/mapped.c): the task's row (map_index NULL) stands
-	-- for the task in the graph and counts its instances; each instance is
-	-- a row of the same task_name with map_index 0..map_count-1
+	-- for the task in the graph; each instance is a row of the same
+	-- task_name with map_index 0..map_count-1
 	map_over		text,
 	map_index		integer,
 	map_item		jsonb,
 	map_count		integer,
-	map_left		integer,
 	map_failed		integer,
 	CONSTRAINT task_run_key UNIQUE NULLS NOT DISTINCT (run_id, task_name, map_index)
 );
