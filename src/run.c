@@ -811,11 +811,12 @@ RunMarkTask(int64 run_id, const char *task_name, const char *state,
 
 /*
  * Mapped tasks left waiting although none of their instances is active:
- * the worker that ended the last one died before it looked.  End them now.
- * Returns how many tasks became queued.
+ * the worker that ended the last one died before it looked, or the last
+ * one was an orphan the scheduler failed.  End them now; *nended says how
+ * many ended.  Returns how many tasks became queued.
  */
-static int
-run_finish_stranded_mapped(void)
+int
+RunFinishStrandedMapped(int *nended)
 {
 	uint64		n;
 	uint64		i;
@@ -837,11 +838,14 @@ run_finish_stranded_mapped(void)
 		ids[i] = DatumGetInt64(CatalogDatum(i, 1, &isnull));
 		names[i] = CatalogText(i, 2);
 	}
+	*nended = 0;
 	for (i = 0; i < n; i++)
 	{
 		bool		ended;
 
 		nqueued += RunMappedIfDone(ids[i], names[i], &ended);
+		if (ended)
+			(*nended)++;
 	}
 	return nqueued;
 }
@@ -858,9 +862,10 @@ RunFinishStranded(int *nfinished)
 	uint64		i;
 	int64	   *ids;
 	int			nqueued = 0;
+	int			nmapped;
 
 	*nfinished = 0;
-	nqueued = run_finish_stranded_mapped();
+	nqueued = RunFinishStrandedMapped(&nmapped);
 	CatalogExec("SELECT run_id FROM dagsched.dag_run "
 				"WHERE state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING),
 				0, NULL, NULL, NULL);

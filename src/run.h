@@ -91,5 +91,6 @@ extern int	RunClearTask(int64 run_id, const char *task_name, bool downstream,
 extern int	RunMarkTask(int64 run_id, const char *task_name, const char *state,
 						const char *who);
 extern int	RunFinishStranded(int *nfinished);
+extern int	RunFinishStrandedMapped(int *nended);
 
 #endif							/* DAGSCHED_RUN_H */

@@ -258,10 +258,17 @@ sched_loop(bool *recovered, SchedLoopResult *result)
 	{
 		int			nrecovered;
 		int			nfinished;
+		int			nmapped;
 
 		/* an attempt of a dead worker may have been its run's last task */
 		result->woken += RunRecoverOrphans(false, &nrecovered);
-		if (nrecovered > 0)
+
+		/*
+		 * A worker that died between an instance's end and its look at the
+		 * mapped task's end leaves that task waiting: found here.
+		 */
+		result->woken += RunFinishStrandedMapped(&nmapped);
+		if (nrecovered > 0 || nmapped > 0)
 			result->woken += RunFinishStranded(&nfinished);
 	}
 	result->queued = CatalogCountQueued();
