@@ -108,6 +108,31 @@ static SPIPlanPtr plan_failed;
 static SPIPlanPtr plan_tally;
 static SPIPlanPtr plan_sensing;
 
+/* A statement whose one parameter ($1) is the run id; the rows it processed */
+static uint64
+trans_exec_run(const char *sql, int64 run_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExec(sql, 1, argtypes, values, NULL);
+	return SPI_processed;
+}
+
+/*
+ * After an UPDATE of one run RETURNING dag_name first: false when it changed
+ * nothing (the run was not in a from-state), else the DAG's name.
+ */
+static bool
+trans_changed_dag(char **dag_name)
+{
+	if (SPI_processed == 0)
+		return false;
+	*dag_name = CatalogText(0, 1);
+	return true;
+}
+
 static TaskOutcome
 trans_outcome_of(const char *state)
 {
@@ -927,22 +952,17 @@ TasksUpstreamEnded(int64 run_id, ArrayType *downstream, TaskOutcome outcome,
 int
 TasksEvaluated(int64 run_id, List **ended)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(run_id);
-	CatalogExec("UPDATE dagsched.task_run t SET "
-				" state = " RULE_STATE_NOW ", "
-				" queued_at = CASE WHEN " RULE_STATE_NOW " OPERATOR(pg_catalog.=) "
-				SQL_LIT(TS_QUEUED) " THEN pg_catalog.clock_timestamp() END, "
-				" finished_at = CASE WHEN " RULE_STATE_NOW " OPERATOR(pg_catalog.=) "
-				"  ANY (" SQL_SET(TS_RESOLVED_LIST) ") "
-				"  THEN pg_catalog.clock_timestamp() END "
-				"WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
-				" AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
-				" AND " RULE_STATE_NOW " OPERATOR(pg_catalog.<>) " SQL_LIT(TS_PENDING)
-				"RETURNING t.state, t.downstream",
-				1, argtypes, values, NULL);
+	trans_exec_run("UPDATE dagsched.task_run t SET "
+				   " state = " RULE_STATE_NOW ", "
+				   " queued_at = CASE WHEN " RULE_STATE_NOW " OPERATOR(pg_catalog.=) "
+				   SQL_LIT(TS_QUEUED) " THEN pg_catalog.clock_timestamp() END, "
+				   " finished_at = CASE WHEN " RULE_STATE_NOW " OPERATOR(pg_catalog.=) "
+				   "  ANY (" SQL_SET(TS_RESOLVED_LIST) ") "
+				   "  THEN pg_catalog.clock_timestamp() END "
+				   "WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND t.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
+				   " AND " RULE_STATE_NOW " OPERATOR(pg_catalog.<>) " SQL_LIT(TS_PENDING)
+				   "RETURNING t.state, t.downstream", run_id);
 	return trans_collect(ended);
 }
 
@@ -1016,31 +1036,26 @@ TasksPokeDue(void)
 int
 TasksCancelled(int64 run_id)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
 	bool		isnull;
 
-	values[0] = Int64GetDatum(run_id);
-	CatalogExec("UPDATE dagsched.task_run SET state = " SQL_LIT(TS_CANCELLED) ", "
-				" finished_at = pg_catalog.clock_timestamp(), "
-				" next_attempt_at = NULL, next_poke_at = NULL "
-				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				" AND (state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_UNSTARTED_LIST) ") "
-				"  OR (state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
-				"   AND pid IS NULL AND map_count IS NOT NULL))",
-				1, argtypes, values, NULL);
+	trans_exec_run("UPDATE dagsched.task_run SET state = " SQL_LIT(TS_CANCELLED) ", "
+				   " finished_at = pg_catalog.clock_timestamp(), "
+				   " next_attempt_at = NULL, next_poke_at = NULL "
+				   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND (state OPERATOR(pg_catalog.=) ANY (" SQL_SET(TS_UNSTARTED_LIST) ") "
+				   "  OR (state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				   "   AND pid IS NULL AND map_count IS NOT NULL))", run_id);
 
 	/*
 	 * Lock the running rows while counting them: a worker recording one's
 	 * end waits for this transaction, and its later look at whether the run
 	 * is over then sees the cancelled rows above.
 	 */
-	CatalogExec("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM ("
-				" SELECT 1 FROM dagsched.task_run "
-				" WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				"  AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
-				" FOR NO KEY UPDATE) s",
-				1, argtypes, values, NULL);
+	trans_exec_run("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM ("
+				   " SELECT 1 FROM dagsched.task_run "
+				   " WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				   "  AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				   " FOR NO KEY UPDATE) s", run_id);
 	return DatumGetInt32(CatalogDatum(0, 1, &isnull));
 }
 
@@ -1051,29 +1066,24 @@ TasksCancelled(int64 run_id)
 static void
 trans_recount_tallies(int64 run_id)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(run_id);
-	CatalogExec("UPDATE dagsched.task_run t SET up_success = s.ok, "
-				" up_failed = s.bad, up_skipped = s.skip "
-				"FROM (SELECT p.task_name, "
-				"  pg_catalog.count(u.task_name) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
-				SQL_LIT(TS_SUCCESS) ")::pg_catalog.int4 AS ok, "
-				"  pg_catalog.count(u.task_name) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
-				"   ANY (" SQL_SET(TS_FAILURE_LIST) "))::pg_catalog.int4 AS bad, "
-				"  pg_catalog.count(u.task_name) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
-				SQL_LIT(TS_SKIPPED) ")::pg_catalog.int4 AS skip "
-				" FROM dagsched.task_run p "
-				" CROSS JOIN pg_catalog.unnest(p.depends_on) AS d(name) "
-				" JOIN dagsched.task_run u ON u.run_id OPERATOR(pg_catalog.=) $1 "
-				"  AND u.task_name OPERATOR(pg_catalog.=) d.name AND u.map_index IS NULL "
-				" WHERE p.run_id OPERATOR(pg_catalog.=) $1 AND p.map_index IS NULL "
-				"  AND p.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
-				" GROUP BY p.task_name) s "
-				"WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
-				" AND t.task_name OPERATOR(pg_catalog.=) s.task_name AND t.map_index IS NULL",
-				1, argtypes, values, NULL);
+	trans_exec_run("UPDATE dagsched.task_run t SET up_success = s.ok, "
+				   " up_failed = s.bad, up_skipped = s.skip "
+				   "FROM (SELECT p.task_name, "
+				   "  pg_catalog.count(u.task_name) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
+				   SQL_LIT(TS_SUCCESS) ")::pg_catalog.int4 AS ok, "
+				   "  pg_catalog.count(u.task_name) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
+				   "   ANY (" SQL_SET(TS_FAILURE_LIST) "))::pg_catalog.int4 AS bad, "
+				   "  pg_catalog.count(u.task_name) FILTER (WHERE u.state OPERATOR(pg_catalog.=) "
+				   SQL_LIT(TS_SKIPPED) ")::pg_catalog.int4 AS skip "
+				   " FROM dagsched.task_run p "
+				   " CROSS JOIN pg_catalog.unnest(p.depends_on) AS d(name) "
+				   " JOIN dagsched.task_run u ON u.run_id OPERATOR(pg_catalog.=) $1 "
+				   "  AND u.task_name OPERATOR(pg_catalog.=) d.name AND u.map_index IS NULL "
+				   " WHERE p.run_id OPERATOR(pg_catalog.=) $1 AND p.map_index IS NULL "
+				   "  AND p.state OPERATOR(pg_catalog.=) " SQL_LIT(TS_PENDING)
+				   " GROUP BY p.task_name) s "
+				   "WHERE t.run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND t.task_name OPERATOR(pg_catalog.=) s.task_name AND t.map_index IS NULL", run_id);
 }
 
 /*
@@ -1247,19 +1257,11 @@ TasksReset(int64 run_id, const char *task_name, bool downstream)
 bool
 RunScheduledDue(int64 run_id, char **dag_name)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(run_id);
-	CatalogExec("UPDATE dagsched.dag_run SET state = " SQL_LIT(RS_QUEUED) " "
-				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_SCHEDULED)
-				"RETURNING dag_name",
-				1, argtypes, values, NULL);
-	if (SPI_processed == 0)
-		return false;
-	*dag_name = CatalogText(0, 1);
-	return true;
+	trans_exec_run("UPDATE dagsched.dag_run SET state = " SQL_LIT(RS_QUEUED) " "
+				   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_SCHEDULED)
+				   "RETURNING dag_name", run_id);
+	return trans_changed_dag(dag_name);
 }
 
 /*
@@ -1434,27 +1436,21 @@ RunStarted(int64 run_id, int slot)
 bool
 RunEnded(int64 run_id, char **dag_name, char **state)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(run_id);
-	CatalogExec("UPDATE dagsched.dag_run r SET finished_at = pg_catalog.clock_timestamp(), "
-				" state = CASE WHEN r.cancel_requested THEN " SQL_LIT(RS_CANCELLED)
-				" ELSE (SELECT CASE "
-				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
-				"   ANY (" SQL_SET(TS_FAILURE_LIST) ")) THEN " SQL_LIT(RS_FAILED)
-				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
-				SQL_LIT(TS_CANCELLED) ") THEN " SQL_LIT(RS_CANCELLED)
-				"  ELSE " SQL_LIT(RS_SUCCESS) " END "
-				"  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				"   AND map_index IS NULL) END "
-				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-				" AND r.state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
-				"RETURNING r.dag_name, r.state",
-				1, argtypes, values, NULL);
-	if (SPI_processed == 0)
+	trans_exec_run("UPDATE dagsched.dag_run r SET finished_at = pg_catalog.clock_timestamp(), "
+				   " state = CASE WHEN r.cancel_requested THEN " SQL_LIT(RS_CANCELLED)
+				   " ELSE (SELECT CASE "
+				   "  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
+				   "   ANY (" SQL_SET(TS_FAILURE_LIST) ")) THEN " SQL_LIT(RS_FAILED)
+				   "  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
+				   SQL_LIT(TS_CANCELLED) ") THEN " SQL_LIT(RS_CANCELLED)
+				   "  ELSE " SQL_LIT(RS_SUCCESS) " END "
+				   "  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				   "   AND map_index IS NULL) END "
+				   "WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND r.state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
+				   "RETURNING r.dag_name, r.state", run_id);
+	if (!trans_changed_dag(dag_name))
 		return false;
-	*dag_name = CatalogText(0, 1);
 	*state = CatalogText(0, 2);
 	return true;
 }
@@ -1466,29 +1462,20 @@ RunEnded(int64 run_id, char **dag_name, char **state)
 bool
 RunCancelled(int64 run_id, char **dag_name, char **state)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(run_id);
-	CatalogExec("SELECT state FROM dagsched.dag_run "
-				"WHERE run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-				1, argtypes, values, NULL);
+	trans_exec_run("SELECT state FROM dagsched.dag_run "
+				   "WHERE run_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", run_id);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("run %lld does not exist", (long long) run_id)));
 	*state = CatalogText(0, 1);
 
-	CatalogExec("UPDATE dagsched.dag_run SET state = " SQL_LIT(RS_CANCELLED) ", "
-				" finished_at = pg_catalog.clock_timestamp() "
-				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				" AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(RS_ACTIVE_LIST) ") "
-				"RETURNING dag_name",
-				1, argtypes, values, NULL);
-	if (SPI_processed == 0)
-		return false;
-	*dag_name = CatalogText(0, 1);
-	return true;
+	trans_exec_run("UPDATE dagsched.dag_run SET state = " SQL_LIT(RS_CANCELLED) ", "
+				   " finished_at = pg_catalog.clock_timestamp() "
+				   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND state OPERATOR(pg_catalog.=) ANY (" SQL_SET(RS_ACTIVE_LIST) ") "
+				   "RETURNING dag_name", run_id);
+	return trans_changed_dag(dag_name);
 }
 
 /*
@@ -1529,19 +1516,11 @@ RunResumed(int64 run_id, int slot, char **dag_name)
 bool
 RunCancelRequested(int64 run_id, char **dag_name)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(run_id);
-	CatalogExec("UPDATE dagsched.dag_run SET cancel_requested = true "
-				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
-				"RETURNING dag_name",
-				1, argtypes, values, NULL);
-	if (SPI_processed == 0)
-		return false;
-	*dag_name = CatalogText(0, 1);
-	return true;
+	trans_exec_run("UPDATE dagsched.dag_run SET cancel_requested = true "
+				   "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
+				   "RETURNING dag_name", run_id);
+	return trans_changed_dag(dag_name);
 }
 
 /*
@@ -1552,24 +1531,19 @@ RunCancelRequested(int64 run_id, char **dag_name)
 char *
 RunRestated(int64 run_id, char **dag_name)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(run_id);
-	CatalogExec("UPDATE dagsched.dag_run r SET cancel_requested = false, "
-				" finished_at = pg_catalog.clock_timestamp(), "
-				" state = (SELECT CASE "
-				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
-				"   ANY (" SQL_SET(TS_FAILURE_LIST) ")) THEN " SQL_LIT(RS_FAILED)
-				"  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
-				SQL_LIT(TS_CANCELLED) ") THEN " SQL_LIT(RS_CANCELLED)
-				"  ELSE " SQL_LIT(RS_SUCCESS) " END "
-				"  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1 "
-				"   AND map_index IS NULL) "
-				"WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
-				" AND r.state OPERATOR(pg_catalog.<>) ALL (" SQL_SET(RS_ACTIVE_LIST) ") "
-				"RETURNING r.dag_name, r.state",
-				1, argtypes, values, NULL);
+	trans_exec_run("UPDATE dagsched.dag_run r SET cancel_requested = false, "
+				   " finished_at = pg_catalog.clock_timestamp(), "
+				   " state = (SELECT CASE "
+				   "  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
+				   "   ANY (" SQL_SET(TS_FAILURE_LIST) ")) THEN " SQL_LIT(RS_FAILED)
+				   "  WHEN pg_catalog.bool_or(state OPERATOR(pg_catalog.=) "
+				   SQL_LIT(TS_CANCELLED) ") THEN " SQL_LIT(RS_CANCELLED)
+				   "  ELSE " SQL_LIT(RS_SUCCESS) " END "
+				   "  FROM dagsched.task_run WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				   "   AND map_index IS NULL) "
+				   "WHERE r.run_id OPERATOR(pg_catalog.=) $1 "
+				   " AND r.state OPERATOR(pg_catalog.<>) ALL (" SQL_SET(RS_ACTIVE_LIST) ") "
+				   "RETURNING r.dag_name, r.state", run_id);
 	if (SPI_processed == 0)
 		elog(ERROR, "run %lld is not in a state it can be restated from",
 			 (long long) run_id);
