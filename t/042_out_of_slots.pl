@@ -183,17 +183,30 @@ is( psql_ok("SELECT count(*) FROM public.done WHERE run_id >= $r1"),
 ok(poll("SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'dagsched worker'"),
 	'the worker exits again (idle)');
 psql_ok('CREATE ROLE app LOGIN');
+# The clients connect one after the other, each seen connected (it printed
+# the 1 of its first statement) before the next starts, and with no psql of
+# ours meanwhile: a superuser's connection takes a free slot too, so one
+# made while the clients connect could leave the last client only the
+# reserved slots (seen under load).
 my @clients;
 for my $i (1 .. 4)
 {
-	push @clients,
-	  IPC::Run::start(
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start(
 		[
 			'psql', '-XAtq', '-d',
 			$node->connstr('postgres') . " user=app application_name=client$i",
-			'-c', 'SELECT pg_sleep(600)'
+			'-c', 'SELECT 1', '-c', 'SELECT pg_sleep(600)'
 		],
-		'<', \undef, '>', \my $o, '2>', \my $e);
+		'<', \undef, '>', \$o, '2>', \$e);
+	my $deadline = time() + 30;
+	while ($o !~ /^1$/m && $h->pumpable && time() < $deadline)
+	{
+		$h->pump_nb;
+		sleep(0.05);
+	}
+	diag("client$i did not connect: $e") unless $o =~ /^1$/m;
+	push @clients, $h;
 }
 ok(poll("SELECT count(*) = 4 FROM pg_stat_activity WHERE usename = 'app'"),
 	'four client connections held: every non-reserved slot');
