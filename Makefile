@@ -162,6 +162,12 @@ test:
 demo:
 	bash scripts/demo.sh
 
+.PHONY: indent
+
+# src/ in pgindent's format (needs pg_bsd_indent: apt-get install pg-bsd-indent)
+indent:
+	bash scripts/pgindent.sh
+
 .PHONY: fuzz
 
 # libFuzzer harnesses (clang) for the cron and DAG logic, outside the server;

@@ -230,8 +230,8 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 	CatalogExecCached(&plan_load_dag,
 					  "SELECT owner::pg_catalog.text, max_active_runs, deadline "
 					  "FROM dagsched.dag "
-				"WHERE dag_name OPERATOR(pg_catalog.=) $1",
-				1, argtypes, values, NULL);
+					  "WHERE dag_name OPERATOR(pg_catalog.=) $1",
+					  1, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		return false;
 	spicxt = MemoryContextSwitchTo(cxt);
@@ -244,12 +244,12 @@ CatalogLoadDag(const char *dag_name, CatalogDagDef *def)
 	MemoryContextSwitchTo(spicxt);
 
 	CatalogExecCached(&plan_load_tasks, "SELECT task_name, kind, command, trigger_rule, retries, "
-				"retry_delay, timeout, database::pg_catalog.text, priority, "
-				"depends_on, conninfo, autocommit, pool, condition, poke_interval, "
-				"map_over "
-				"FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
-				"ORDER BY task_name",
-				1, argtypes, values, NULL);
+					  "retry_delay, timeout, database::pg_catalog.text, priority, "
+					  "depends_on, conninfo, autocommit, pool, condition, poke_interval, "
+					  "map_over "
+					  "FROM dagsched.task WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+					  "ORDER BY task_name",
+					  1, argtypes, values, NULL);
 	spicxt = MemoryContextSwitchTo(cxt);
 	def->ntasks = (int) SPI_processed;
 	def->tasks = palloc0(sizeof(CatalogTaskDef) * Max(def->ntasks, 1));
@@ -273,10 +273,10 @@ CatalogTickTaken(const char *dag_name, TimestampTz logical_time,
 	values[0] = CStringGetTextDatum(dag_name);
 	values[1] = TimestampTzGetDatum(logical_time);
 	CatalogExecCached(&plan_tick_taken, "SELECT 1 FROM dagsched.dag_run "
-				"WHERE dag_name OPERATOR(pg_catalog.=) $1 "
-				" AND logical_time OPERATOR(pg_catalog.=) $2 "
-				" AND trigger IN ('schedule', 'catchup', 'backfill')",
-				2, argtypes, values, NULL);
+					  "WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+					  " AND logical_time OPERATOR(pg_catalog.=) $2 "
+					  " AND trigger IN ('schedule', 'catchup', 'backfill')",
+					  2, argtypes, values, NULL);
 	return SPI_processed > 0;
 }
 
@@ -290,8 +290,8 @@ CatalogMaxActiveRuns(const char *dag_name)
 
 	values[0] = CStringGetTextDatum(dag_name);
 	CatalogExecCached(&plan_max_active, "SELECT max_active_runs FROM dagsched.dag "
-				"WHERE dag_name OPERATOR(pg_catalog.=) $1",
-				1, argtypes, values, NULL);
+					  "WHERE dag_name OPERATOR(pg_catalog.=) $1",
+					  1, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		return 0;
 	return DatumGetInt32(CatalogDatum(0, 1, &isnull));
@@ -328,25 +328,25 @@ CatalogInsertRun(const CatalogDagDef *def, const CatalogNewRun *run)
 
 	/*
 	 * A tick that has its run already produces no row, so that no run id is
-	 * drawn from the sequence for it (ON CONFLICT would draw one first).
-	 * ON CONFLICT without a target also does nothing on a slot another run
+	 * drawn from the sequence for it (ON CONFLICT would draw one first). ON
+	 * CONFLICT without a target also does nothing on a slot another run
 	 * committed with meanwhile (run_slot.c).
 	 */
 	CatalogExecCached(&plan_insert_run, "INSERT INTO dagsched.dag_run AS r "
-				"(dag_name, logical_time, trigger, params, state, owner, started_at, "
-				" deadline_at, slot) "
-				"SELECT $1, $2, $3, $4, $5, $6::pg_catalog.name, "
-				" CASE WHEN $5 OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
-				"      THEN pg_catalog.clock_timestamp() END, "
-				" $2 OPERATOR(pg_catalog.+) $7, $8 "
-				"WHERE NOT ($3 OPERATOR(pg_catalog.=) ANY ('{schedule,catchup,backfill}'::pg_catalog.text[]) "
-				" AND EXISTS (SELECT 1 FROM dagsched.dag_run x "
-				"  WHERE x.dag_name OPERATOR(pg_catalog.=) $1 "
-				"   AND x.logical_time OPERATOR(pg_catalog.=) $2 "
-				"   AND x.trigger OPERATOR(pg_catalog.=) ANY ('{schedule,catchup,backfill}'::pg_catalog.text[]))) "
-				"ON CONFLICT DO NOTHING "
-				"RETURNING run_id",
-				8, argtypes, values, nulls);
+					  "(dag_name, logical_time, trigger, params, state, owner, started_at, "
+					  " deadline_at, slot) "
+					  "SELECT $1, $2, $3, $4, $5, $6::pg_catalog.name, "
+					  " CASE WHEN $5 OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
+					  "      THEN pg_catalog.clock_timestamp() END, "
+					  " $2 OPERATOR(pg_catalog.+) $7, $8 "
+					  "WHERE NOT ($3 OPERATOR(pg_catalog.=) ANY ('{schedule,catchup,backfill}'::pg_catalog.text[]) "
+					  " AND EXISTS (SELECT 1 FROM dagsched.dag_run x "
+					  "  WHERE x.dag_name OPERATOR(pg_catalog.=) $1 "
+					  "   AND x.logical_time OPERATOR(pg_catalog.=) $2 "
+					  "   AND x.trigger OPERATOR(pg_catalog.=) ANY ('{schedule,catchup,backfill}'::pg_catalog.text[]))) "
+					  "ON CONFLICT DO NOTHING "
+					  "RETURNING run_id",
+					  8, argtypes, values, nulls);
 	if (SPI_processed == 0)
 		return 0;
 	return DatumGetInt64(CatalogDatum(0, 1, &isnull));
@@ -463,24 +463,24 @@ CatalogInsertTaskRuns(int64 run_id, const CatalogDagDef *def,
 				   t->map_over == NULL);
 
 	CatalogExecCached(&plan_insert_task_runs, "INSERT INTO dagsched.task_run (run_id, task_name, kind, command, "
-				" depends_on, trigger_rule, retries, retry_delay, timeout, "
-				" database, priority, downstream, state, queued_at, conninfo, "
-				" autocommit, pool, condition, poke_interval, map_over) "
-				"SELECT $1, x.n, x.k, x.c, x.d::pg_catalog.text[], x.r, x.re, "
-				" x.rd, x.t, x.db::pg_catalog.name, x.p, x.dn::pg_catalog.text[], "
-				" CASE WHEN $13 AND " CATALOG_READY_AT_START
-				"      THEN " SQL_LIT(TS_QUEUED) " ELSE " SQL_LIT(TS_PENDING) " END, "
-				" CASE WHEN $13 AND " CATALOG_READY_AT_START
-				"      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac, x.pl, x.co, "
-				" x.pi, x.mo "
-				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-				" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-				" pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
-				" pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
-				" pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), "
-				" pg_catalog.unnest($17), pg_catalog.unnest($18), pg_catalog.unnest($19)) "
-				" AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac, pl, co, pi, mo)",
-				19, argtypes, values, NULL);
+					  " depends_on, trigger_rule, retries, retry_delay, timeout, "
+					  " database, priority, downstream, state, queued_at, conninfo, "
+					  " autocommit, pool, condition, poke_interval, map_over) "
+					  "SELECT $1, x.n, x.k, x.c, x.d::pg_catalog.text[], x.r, x.re, "
+					  " x.rd, x.t, x.db::pg_catalog.name, x.p, x.dn::pg_catalog.text[], "
+					  " CASE WHEN $13 AND " CATALOG_READY_AT_START
+					  "      THEN " SQL_LIT(TS_QUEUED) " ELSE " SQL_LIT(TS_PENDING) " END, "
+					  " CASE WHEN $13 AND " CATALOG_READY_AT_START
+					  "      THEN pg_catalog.clock_timestamp() END, x.ci, x.ac, x.pl, x.co, "
+					  " x.pi, x.mo "
+					  "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+					  " pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+					  " pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+					  " pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
+					  " pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), "
+					  " pg_catalog.unnest($17), pg_catalog.unnest($18), pg_catalog.unnest($19)) "
+					  " AS x(n, k, c, d, r, re, rd, t, db, p, dn, ci, ac, pl, co, pi, mo)",
+					  19, argtypes, values, NULL);
 }
 
 /*
@@ -525,10 +525,10 @@ CatalogQueuedRuns(const char *dag_name, int limit)
 	values[0] = CStringGetTextDatum(dag_name);
 	values[1] = Int32GetDatum(limit);
 	CatalogExecCached(&plan_queued_runs, "SELECT run_id FROM dagsched.dag_run "
-				"WHERE dag_name OPERATOR(pg_catalog.=) $1 "
-				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_QUEUED)
-				"ORDER BY logical_time, run_id LIMIT $2",
-				2, argtypes, values, NULL);
+					  "WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+					  " AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_QUEUED)
+					  "ORDER BY logical_time, run_id LIMIT $2",
+					  2, argtypes, values, NULL);
 	return CatalogInt64List();
 }
 

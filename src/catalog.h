@@ -68,8 +68,8 @@ typedef struct CatalogNewRun
 	bool		scheduled;		/* waits for logical_time (not running) */
 	int			slot;			/* its max_active_runs slot when running */
 	int32	   *priority;		/* effective, per task */
-	Datum	   *downstream;		/* per task: its downstream names as a
-								 * text[] literal (text) */
+	Datum	   *downstream;		/* per task: its downstream names as a text[]
+								 * literal (text) */
 } CatalogNewRun;
 
 /* SPI helpers: ERROR on failure, so callers need not check */

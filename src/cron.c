@@ -304,8 +304,8 @@ cron_parse_item(const CronFieldInfo *fi, CronFieldId id, const char *item,
 	}
 
 	/*
-	 * A step of 60 over the minutes means minute 0 only, which is never
-	 * what was meant (pg_cron refuses it too)
+	 * A step of 60 over the minutes means minute 0 only, which is never what
+	 * was meant (pg_cron refuses it too)
 	 */
 	if (slash && lo + step > hi)
 		return CRON_ITEM_STEP;
@@ -654,7 +654,7 @@ CronLookupTimezone(const char *name)
 	{
 		/* quote an overlong name only in part, cut at a character boundary */
 		int			shown = len > TZ_STRLEN_MAX ?
-			pg_mbcliplen(name, (int) Min(len, TZ_STRLEN_MAX + 1), 64) : (int) len;
+		pg_mbcliplen(name, (int) Min(len, TZ_STRLEN_MAX + 1), 64) : (int) len;
 
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -809,7 +809,7 @@ cron_day_matches(const CronSchedule *s, int64 y, int m, int d)
 	/* 1970-01-01 was a Thursday */
 	int			wday = (int) ((dn % 7 + 7 + 4) % 7);
 	bool		dom_ok = (s->days & (((uint32) 1) << d)) != 0 ||
-		(s->last_day && d == cron_days_in_month(y, m));
+	(s->last_day && d == cron_days_in_month(y, m));
 	bool		dow_ok = (s->weekdays & (1 << wday)) != 0;
 
 	if (s->day_period > 0 &&
@@ -978,8 +978,8 @@ cron_next_transition(pg_time_t t, pg_tz *tz)
 
 	/*
 	 * Exactly at the last listed transition the library answers "none"
-	 * without consulting the zone's rule for the years beyond; a second
-	 * later it does.
+	 * without consulting the zone's rule for the years beyond; a second later
+	 * it does.
 	 */
 	if (r == 0)
 		r = pg_next_dst_boundary(&t1, &before_off, &before_dst, &boundary,

@@ -37,8 +37,8 @@ typedef struct CronSchedule
 	bool		last_day;		/* "L" or "$" in day-of-month */
 	bool		dom_restricted; /* day-of-month field was not "*" */
 	bool		dow_restricted; /* day-of-week field was not "*" */
-	bool		real_time;		/* a seconds, minute or hour field begins
-								 * with "*": follows real time across DST */
+	bool		real_time;		/* a seconds, minute or hour field begins with
+								 * "*": follows real time across DST */
 	int32		day_period;		/* interval of whole days: ticks at local
 								 * midnight every day_period days, else 0 */
 	int32		day_anchor;		/* a local day (days since 1970-01-01) that

@@ -21,7 +21,7 @@ extern int	DagschedMaxWorkers;
 extern int	DagschedHistoryRetention;	/* seconds */
 extern int	DagschedWorkerIdleTimeout;	/* seconds */
 extern bool DagschedLogTasks;
-extern int	DagschedMaxCommandSize;	/* bytes */
+extern int	DagschedMaxCommandSize; /* bytes */
 
 /* Task context, visible to tasks as dagsched.* settings */
 extern char *DagschedCtxRunId;

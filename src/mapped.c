@@ -36,7 +36,7 @@
 
 int			DagschedMaxMapInstances = 10000;
 
-ArrayType *
+ArrayType  *
 MappedItems(const ClaimedTask *task)
 {
 	int			ret;

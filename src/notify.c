@@ -138,7 +138,7 @@ notify_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		foreach(lc, pending)
 			if (((PendingNotify *) lfirst(lc))->level >= level)
-				pending = foreach_delete_current(pending, lc);
+			pending = foreach_delete_current(pending, lc);
 	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 	{

@@ -601,6 +601,7 @@ remote_scrub(char *text, const char *password)
 
 	if (password == NULL || (len = strlen(password)) == 0)
 		return text;
+
 	while ((p = strstr(text, password)) != NULL)
 		memset(p, '*', len);
 	return text;

@@ -266,8 +266,8 @@ RunFinishIfDone(int64 run_id, int *nqueued)
 	CatalogLockDagOfRun(run_id, false);
 
 	/*
-	 * Look again under the lock: while this waited for it, retry() or
-	 * mark() may have given the run something to do again.
+	 * Look again under the lock: while this waited for it, retry() or mark()
+	 * may have given the run something to do again.
 	 */
 	if (run_has_active_task(run_id))
 		return false;

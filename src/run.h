@@ -56,10 +56,10 @@ typedef struct ClaimedTask
 extern int64 RunCreate(const char *dag_name, TimestampTz logical_time,
 					   const char *trigger, Datum params, int *nqueued);
 extern int64 RunCreateScheduled(const char *dag_name, TimestampTz at,
-								 Datum params);
+								Datum params);
 extern int64 RunCreateOrLog(const char *dag_name, TimestampTz logical_time,
-							 const char *trigger, Datum params, int *nqueued,
-							 const char *why);
+							const char *trigger, Datum params, int *nqueued,
+							const char *why);
 
 /* run.c: what follows from each transition */
 extern bool RunClaimTask(ClaimedTask *task, MemoryContext cxt);

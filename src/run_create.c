@@ -45,7 +45,8 @@ typedef struct RunGraph
 	int		   *up_start;
 	int		   *up;
 	int32	   *priority;		/* given, or the critical-path length */
-	Datum	   *downstream;		/* each task's downstream names, text[] literal */
+	Datum	   *downstream;		/* each task's downstream names, text[]
+								 * literal */
 	int			nroots;			/* tasks queued at once: roots, "always" */
 } RunGraph;
 
@@ -100,13 +101,14 @@ run_build_graph(const CatalogDagDef *def, RunGraph *g)
 	g->downstream = palloc(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
 	{
+		ArrayType  *names = construct_array(down[i], ndown[i], TEXTOID, -1,
+											false, TYPALIGN_INT);
+
 		g->priority[i] = def->tasks[i].priority_null ?
 			path_len[i] : def->tasks[i].priority;
-		g->downstream[i] = CStringGetTextDatum(
-			OidOutputFunctionCall(F_ARRAY_OUT,
-								  PointerGetDatum(construct_array(down[i], ndown[i],
-																  TEXTOID, -1, false,
-																  TYPALIGN_INT))));
+		g->downstream[i] =
+			CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT,
+													  PointerGetDatum(names)));
 	}
 }
 
@@ -124,8 +126,8 @@ run_lock_dag_shared(const char *dag_name)
 
 	values[0] = CStringGetTextDatum(dag_name);
 	CatalogExecCached(&plan_lock_shared, "SELECT 1 FROM dagsched.dag "
-				"WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
-				1, argtypes, values, NULL);
+					  "WHERE dag_name OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+					  1, argtypes, values, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -226,8 +228,8 @@ run_create(const char *dag_name, TimestampTz logical_time, const char *trigger,
 		*nqueued = graph.nroots;
 
 	/*
-	 * The scheduler sleeps until the earliest deadline (or "at") it knew
-	 * of: tell it of this one, unless it is the one creating the run.
+	 * The scheduler sleeps until the earliest deadline (or "at") it knew of:
+	 * tell it of this one, unless it is the one creating the run.
 	 */
 	if ((scheduled || !def.deadline_null) &&
 		!(DagschedShmemReady() && Dagsched->scheduler_pid == MyProcPid))

@@ -115,10 +115,10 @@ run_slot_used(const char *dag_name, Bitmapset *taken)
 
 	values[0] = CStringGetTextDatum(dag_name);
 	CatalogExecCached(&plan_used, "SELECT slot FROM dagsched.dag_run "
-				"WHERE dag_name OPERATOR(pg_catalog.=) $1 "
-				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
-				" AND slot IS NOT NULL",
-				1, argtypes, values, NULL);
+					  "WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+					  " AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING)
+					  " AND slot IS NOT NULL",
+					  1, argtypes, values, NULL);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -140,10 +140,10 @@ run_slot_in_use(const char *dag_name, int slot)
 	values[0] = CStringGetTextDatum(dag_name);
 	values[1] = Int32GetDatum(slot);
 	CatalogExecCached(&plan_in_use, "SELECT 1 FROM dagsched.dag_run "
-				"WHERE dag_name OPERATOR(pg_catalog.=) $1 "
-				" AND slot OPERATOR(pg_catalog.=) $2 "
-				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING),
-				2, argtypes, values, NULL);
+					  "WHERE dag_name OPERATOR(pg_catalog.=) $1 "
+					  " AND slot OPERATOR(pg_catalog.=) $2 "
+					  " AND state OPERATOR(pg_catalog.=) " SQL_LIT(RS_RUNNING),
+					  2, argtypes, values, NULL);
 	return SPI_processed > 0;
 }
 

@@ -68,7 +68,7 @@
 static MemoryContext SchedContext = NULL;
 static BackgroundWorkerHandle **WorkerHandles = NULL;
 static bool launch_failed_logged = false;
-static bool launch_starved = false;	/* the last launch found no free slot */
+static bool launch_starved = false; /* the last launch found no free slot */
 static TimestampTz last_purge = 0;
 static bool purge_more = false;
 

@@ -162,6 +162,7 @@ shell_collect_result(const ShellResultFiles *files, char **error)
 				(errcode_for_file_access(),
 				 errmsg("could not open file \"%s\": %m", files->result)));
 	text = palloc(st.st_size + 1);
+
 	len = fread(text, 1, st.st_size, f);
 	FreeFile(f);
 	return ResultsSetFromText(text, len, "$DAGSCHED_RESULT_FILE", error);
@@ -717,8 +718,8 @@ shell_output_text(const ShellOutput *out)
 
 		/*
 		 * The cut most likely split a line; a reader wants whole lines, so
-		 * start after the first line break.  Without one, start at least at
-		 * a whole character.
+		 * start after the first line break.  Without one, start at least at a
+		 * whole character.
 		 */
 		if (nl != NULL && nl + 1 < raw + len)
 			i = nl + 1 - raw;

@@ -45,7 +45,7 @@ typedef struct DagschedShared
 	pid_t		scheduler_pid;
 	Latch	   *scheduler_latch;
 	ConditionVariable run_finished; /* broadcast whenever a run ends */
-	pg_atomic_uint32 listeners;	/* backends that ran LISTEN dagsched */
+	pg_atomic_uint32 listeners; /* backends that ran LISTEN dagsched */
 	int			nslots;
 	DagschedWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } DagschedShared;

@@ -46,7 +46,7 @@
 #define TASK_KIND_SENSOR	"sensor"
 
 /* dag_run.state */
-#define RS_SCHEDULED		"scheduled"	/* a one-off run waiting for its time */
+#define RS_SCHEDULED		"scheduled" /* a one-off run waiting for its time */
 #define RS_QUEUED			"queued"
 #define RS_RUNNING			"running"
 #define RS_SUCCESS			"success"

@@ -424,10 +424,10 @@ taskexec_try_in_xact(const TaskRunner *runner, ClaimedTask *task,
 		elog(ERROR, "%s", error ? error : "task failed");
 
 	/*
-	 * Whatever the task left to run at commit must run now, as the owner:
-	 * its deferred triggers fire here, and cursors WITH HOLD (whose query
-	 * would run at commit) are dropped.  Otherwise that code would run as
-	 * the superuser once the identity is restored.
+	 * Whatever the task left to run at commit must run now, as the owner: its
+	 * deferred triggers fire here, and cursors WITH HOLD (whose query would
+	 * run at commit) are dropped.  Otherwise that code would run as the
+	 * superuser once the identity is restored.
 	 */
 	AfterTriggerFireDeferred();
 	TaskResetSession();
@@ -741,9 +741,9 @@ TaskExecute(ClaimedTask *task, TaskNextClaim *next, TaskResult *result)
 						(long long) task->run_id)));
 
 	/*
-	 * An instance that ended may have been its mapped task's last: the
-	 * worker looks after this commit -- unless it claimed another instance
-	 * of the same task in it, whose end will look in turn.
+	 * An instance that ended may have been its mapped task's last: the worker
+	 * looks after this commit -- unless it claimed another instance of the
+	 * same task in it, whose end will look in turn.
 	 */
 	if (task->map_index >= 0)
 		result->instance_ended = error != NULL ? !result->retry_wait :

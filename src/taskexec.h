@@ -32,19 +32,19 @@ typedef struct TaskOwner
 typedef enum TaskRunnerMode
 {
 	/*
-	 * run() is called inside the transaction that records the task's
-	 * success and queues its downstream tasks, as the owner, with SPI
-	 * connected and the task's timeout armed: the task's effects land
-	 * exactly once.  Errors are thrown.
+	 * run() is called inside the transaction that records the task's success
+	 * and queues its downstream tasks, as the owner, with SPI connected and
+	 * the task's timeout armed: the task's effects land exactly once.  Errors
+	 * are thrown.
 	 */
 	TASK_RUNNER_IN_XACT,
 
 	/*
 	 * run() is called outside any transaction; the outcome is recorded in a
-	 * transaction afterwards (at-least-once: a crash in between runs the
-	 * task again).  run() honours task->timeout_ms itself and reports
-	 * failures, timeouts included, through its result and *error; it throws
-	 * only when this worker is cancelled or shut down.
+	 * transaction afterwards (at-least-once: a crash in between runs the task
+	 * again).  run() honours task->timeout_ms itself and reports failures,
+	 * timeouts included, through its result and *error; it throws only when
+	 * this worker is cancelled or shut down.
 	 */
 	TASK_RUNNER_OUTSIDE_XACT
 } TaskRunnerMode;
@@ -55,10 +55,10 @@ typedef struct TaskRunner
 	TaskRunnerMode mode;
 
 	/*
-	 * Called in a transaction before the attempt, after the owner's LOGIN
-	 * and CONNECT have been checked: ERROR unless the owner may still run
-	 * this task (privileges may have been revoked since it was defined).
-	 * NULL when there is nothing more to check.
+	 * Called in a transaction before the attempt, after the owner's LOGIN and
+	 * CONNECT have been checked: ERROR unless the owner may still run this
+	 * task (privileges may have been revoked since it was defined). NULL when
+	 * there is nothing more to check.
 	 */
 	void		(*check_access) (const ClaimedTask *task,
 								 const TaskOwner *owner);
@@ -71,10 +71,10 @@ typedef struct TaskRunner
 						char **output, char **error);
 
 	/*
-	 * A sensor's poke, instead of run() (TASK_RUNNER_IN_XACT only): true
-	 * when its condition holds (the task succeeds, *output recorded), false
-	 * when it does not yet (the task waits for its next poke, holding no
-	 * worker).  Errors are thrown.  NULL for every other runner.
+	 * A sensor's poke, instead of run() (TASK_RUNNER_IN_XACT only): true when
+	 * its condition holds (the task succeeds, *output recorded), false when
+	 * it does not yet (the task waits for its next poke, holding no worker).
+	 * Errors are thrown.  NULL for every other runner.
 	 */
 	bool		(*poke) (const ClaimedTask *task, char **output);
 } TaskRunner;

@@ -531,7 +531,7 @@ static SPIPlanPtr plan_success_instance;
  * task_attempt too.  Returns the task's downstream names (none for an
  * instance of a mapped task: see MappedTaskEnded).
  */
-ArrayType *
+ArrayType  *
 TaskSucceeded(const ClaimedTask *task, const char *output,
 			  const Jsonb *result)
 {
@@ -586,7 +586,7 @@ TaskSucceeded(const ClaimedTask *task, const char *output,
  * Returns the task's downstream names; ERROR unless this pid still holds
  * the claim (as for a success).
  */
-ArrayType *
+ArrayType  *
 TaskSkipped(const ClaimedTask *task, const char *why)
 {
 	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
@@ -677,8 +677,8 @@ TaskMapped(const ClaimedTask *task, ArrayType *items)
 
 	/*
 	 * A statement of its own, after the row lock above: a cancel() that
-	 * locked this task's row has committed by now, and this snapshot sees
-	 * it.  Instances queued into a run being cancelled would run anyway.
+	 * locked this task's row has committed by now, and this snapshot sees it.
+	 * Instances queued into a run being cancelled would run anyway.
 	 */
 	CatalogExec("SELECT cancel_requested OR state OPERATOR(pg_catalog.<>) " SQL_LIT(RS_RUNNING)
 				" FROM dagsched.dag_run WHERE run_id OPERATOR(pg_catalog.=) $1",
@@ -1047,9 +1047,9 @@ TasksCancelled(int64 run_id)
 				   "   AND pid IS NULL AND map_count IS NOT NULL))", run_id);
 
 	/*
-	 * Lock the running rows while counting them: a worker recording one's
-	 * end waits for this transaction, and its later look at whether the run
-	 * is over then sees the cancelled rows above.
+	 * Lock the running rows while counting them: a worker recording one's end
+	 * waits for this transaction, and its later look at whether the run is
+	 * over then sees the cancelled rows above.
 	 */
 	trans_exec_run("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM ("
 				   " SELECT 1 FROM dagsched.task_run "
@@ -1348,7 +1348,7 @@ TasksUndecided(int64 run_id, ArrayType *downstream)
  * the run does not have.  Returns the task's downstream; *old_state is the
  * state it had.
  */
-ArrayType *
+ArrayType  *
 TaskMarked(int64 run_id, const char *task_name, const char *state,
 		   const char *who, char **old_state)
 {

@@ -57,6 +57,7 @@ typedef struct TaskFailure
 
 /* queued -> running (the most urgent queued task; SKIP LOCKED) */
 extern bool TaskClaimed(int pid, ClaimedTask *task, MemoryContext cxt);
+
 /* queued -> running for a task this transaction queued (waits for nobody) */
 extern bool TaskClaimedQueuedByUs(int pid, int64 run_id, ArrayType *names,
 								  ClaimedTask *task, MemoryContext cxt);

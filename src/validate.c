@@ -938,11 +938,13 @@ val_statement_text(const char *command, const RawStmt *stmt)
 		text = psprintf("%s...",
 						pnstrdup(start, pg_mbcliplen(start, len,
 													 VAL_QUOTE_LEN)));
+
 	else
 		text = pnstrdup(start, len);
+
 	for (i = 0; text[i]; i++)
 		if (iscntrl((unsigned char) text[i]))
-			text[i] = ' ';
+			text[		i] = ' ';
 	return text;
 }
 
@@ -1824,9 +1826,9 @@ val_validate_dag(Relation rel, const char *dag_name, List *removed)
 	/*
 	 * Two transactions could each add half of a cycle and each find its own
 	 * half acyclic.  Checks of one DAG therefore take turns, holding a lock
-	 * until commit, and read the latest committed rows.  The tag is an
-	 * object lock whose "class" is the task table, which no real object
-	 * lock uses; a hash collision only makes two DAGs take turns.
+	 * until commit, and read the latest committed rows.  The tag is an object
+	 * lock whose "class" is the task table, which no real object lock uses; a
+	 * hash collision only makes two DAGs take turns.
 	 */
 	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, RelationGetRelid(rel),
 					   hash_bytes((const unsigned char *) dag_name,

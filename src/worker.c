@@ -103,11 +103,11 @@ DagschedWorkerMain(Datum main_arg)
 		ResetLatch(MyLatch);
 
 		/*
-		 * No task runs between two turns: a cancel that arrives now was
-		 * aimed at the task just finished (cancel() or the deletion of its
-		 * run signals at its commit, and the worker may have moved on).  It
-		 * must not stop the worker, which would orphan the task it claimed
-		 * with its last commit.
+		 * No task runs between two turns: a cancel that arrives now was aimed
+		 * at the task just finished (cancel() or the deletion of its run
+		 * signals at its commit, and the worker may have moved on).  It must
+		 * not stop the worker, which would orphan the task it claimed with
+		 * its last commit.
 		 */
 		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
@@ -302,7 +302,7 @@ worker_after_task(ClaimedTask *task, const TaskResult *result)
 	if (result->retry_wait || result->sensing)
 		DagschedWakeScheduler();	/* it sleeps until the earliest retry/poke */
 	if (task->pool != NULL)
-		DagschedWakeWorkers(1);	/* a slot of its pool is free */
+		DagschedWakeWorkers(1); /* a slot of its pool is free */
 	if (result->may_have_ended_run)
 		pending_finish_run = task->run_id;
 	if (result->instance_ended)
