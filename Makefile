@@ -33,10 +33,12 @@ EXTENSION = dagsched
 # The install script of the current version is assembled from sql/parts, one
 # file per concern.  Released versions are frozen byte for byte
 # (sql/dagsched--0.1.sql is what 0.1 shipped) and reach the current version
-# through the upgrade scripts.
-DATA = sql/dagsched--0.1.sql sql/dagsched--0.1--0.2.sql
-DATA_built = sql/dagsched--0.2.sql
-EXTRA_CLEAN = sql/dagsched--0.2.sql
+# through the upgrade scripts.  The install and upgrade scripts of 0.2 get
+# the state names and the name-length limit from src/states.h
+# (scripts/sql_names.sh fills in their @...@ placeholders).
+DATA = sql/dagsched--0.1.sql
+DATA_built = sql/dagsched--0.2.sql sql/dagsched--0.1--0.2.sql
+EXTRA_CLEAN = sql/dagsched--0.2.sql sql/dagsched--0.1--0.2.sql
 PGFILEDESC = "dagsched - DAG scheduler inside PostgreSQL"
 
 DAGSCHED_REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
@@ -120,8 +122,13 @@ endif
 # the version is compiled in
 src/version.o src/version.bc: dagsched.control
 
-sql/dagsched--0.2.sql: $(sort $(wildcard sql/parts/*.sql))
-	cat $^ > $@
+sql/dagsched--0.2.sql: $(sort $(wildcard sql/parts/*.sql)) src/states.h scripts/sql_names.sh
+	cat $(sort $(wildcard sql/parts/*.sql)) | bash scripts/sql_names.sh '$(CC)' > $@.tmp
+	mv $@.tmp $@
+
+sql/dagsched--0.1--0.2.sql: sql/dagsched--0.1--0.2.sql.in src/states.h scripts/sql_names.sh
+	bash scripts/sql_names.sh '$(CC)' < $< > $@.tmp
+	mv $@.tmp $@
 
 # On a running server, pg_regress and the isolation tester each drop and
 # create contrib_regression, which PostgreSQL refuses while the scheduler and

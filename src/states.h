@@ -7,13 +7,14 @@
  *
  * C code uses the macros; SQL issued from C splices them in with SQL_LIT()
  * and SQL_SET(), so a state renamed here is renamed in every statement.
- * The CHECK constraints of the catalog (sql/parts/10_catalog.sql) and the
- * partial-index predicates there list the same words: SQL cannot include a
- * C header, so a change here must be made there too (and in the upgrade
- * script).  t/091_states.pl fails when the two disagree: the CHECKs must
- * allow exactly the TS_* and RS_* names, the unfinished-task and
- * unfinished-run indexes cover TS_ACTIVE_LIST and RS_ACTIVE_LIST, and every
- * state literal in sql/parts must be one of the names here.
+ * The install and upgrade scripts are generated from this file too
+ * (scripts/sql_names.sh, run by the Makefile): their state CHECKs, the
+ * unfinished-task and unfinished-run index predicates and the name-length
+ * limit are written @TS_ALL@, @RS_ALL@, @TS_ACTIVE@, @RS_ACTIVE@ and
+ * @MAX_NAME_LEN@ in sql/, and expanded from the lists below.  The SQL
+ * functions that compare a state column with one state name spell it;
+ * t/091_states.pl fails when any of those is not a name here, or when the
+ * catalog's CHECKs and predicates differ from these lists.
  *
  * Copyright (c) 2026, dagsched developers
  *
@@ -58,6 +59,14 @@
 
 /* A text[] literal of SQL: '{a,b}'::pg_catalog.text[] */
 #define SQL_SET(list)		"'{" list "}'::pg_catalog.text[]"
+
+/* Every task state, and every run state: the catalog's CHECKs allow these */
+#define TS_ALL_LIST			TS_PENDING "," TS_QUEUED "," TS_RUNNING "," \
+							TS_SUCCESS "," TS_FAILED "," TS_UPSTREAM_FAILED "," \
+							TS_SKIPPED "," TS_CANCELLED "," TS_RETRY_WAIT "," \
+							TS_SENSING
+#define RS_ALL_LIST			RS_QUEUED "," RS_RUNNING "," RS_SUCCESS "," \
+							RS_FAILED "," RS_CANCELLED "," RS_SCHEDULED
 
 /*
  * Task states in which a task still has something ahead of it: the run is

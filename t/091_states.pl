@@ -1,8 +1,13 @@
 # t/091_states.pl -- the state names of src/states.h and of the SQL catalog
 # agree.  C takes task and run states, their sets, trigger rules and the name
-# limit from states.h; SQL cannot include a C header, so sql/parts spells the
-# same words out.  This test is what keeps the two in step:
+# limit from states.h; the install and upgrade scripts get the state CHECKs,
+# the unfinished-task/-run predicates and the name limit from it too
+# (scripts/sql_names.sh fills in @TS_ALL@, @TS_ACTIVE@, @RS_ALL@,
+# @RS_ACTIVE@, @MAX_NAME_LEN@), while the SQL functions that compare a state
+# column with one state spell that state.  This test keeps the two in step:
 #
+#  - sql/parts and the upgrade script's source write those lists as
+#    placeholders, not by hand;
 #  - the CHECK constraints of task_run.state and dag_run.state allow exactly
 #    the TS_* and RS_* names, and the state columns' defaults are among them;
 #  - the partial indexes that stand for a set of states (unfinished tasks,
@@ -161,6 +166,18 @@ for my $p (@preds)
 ok($seen_index{$_}, "index $_ exists") for sort keys %index_set;
 
 # ---------------------------------------------------------------- sql/parts
+# the lists come from states.h: written as placeholders in the sources
+{
+	my $src = join('', map { local @ARGV = ($_); local $/; <> }
+		  sort(glob("$root/sql/parts/*.sql")), "$root/sql/dagsched--0.1--0.2.sql.in");
+	for my $ph (qw(@TS_ALL@ @TS_ACTIVE@ @RS_ALL@ @RS_ACTIVE@ @MAX_NAME_LEN@))
+	{
+		ok(index($src, $ph) >= 0, "sql sources take $ph from states.h");
+	}
+	my $ts_all = join(', ', map { "'$_'" } @{ $list->{TS_ALL_LIST} });
+	is(index($src, $ts_all), -1, 'no state CHECK list spelled by hand');
+}
+
 # every literal compared with a state column is a state; comments are blanked
 # out first (keeping the lines, so that what is reported is file:line)
 my $col = qr/(?:\b\w+\.)?\b(?:\w*state|outcome)\b/i;

@@ -88,8 +88,7 @@ CREATE TABLE dagsched.dag_run (
 						   'upstream')),
 	params			jsonb NOT NULL DEFAULT '{}',
 	state			text NOT NULL DEFAULT 'queued'
-		CHECK (state IN ('queued', 'running', 'success', 'failed', 'cancelled',
-						 'scheduled')),
+		CHECK (state IN (@RS_ALL@)),
 	owner			name NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	started_at		timestamptz,
@@ -113,7 +112,7 @@ CREATE INDEX dag_run_finished_idx ON dagsched.dag_run (finished_at);
 -- the scheduler wakes for the earliest deadline of an unfinished run
 CREATE INDEX dag_run_deadline_idx ON dagsched.dag_run (deadline_at)
 	WHERE NOT missed_deadline AND deadline_at IS NOT NULL
-	  AND state IN ('scheduled', 'queued', 'running');
+	  AND state IN (@RS_ACTIVE@);
 -- the scheduler wakes for the earliest one-off run (trigger(..., at))
 CREATE INDEX dag_run_scheduled_idx ON dagsched.dag_run (logical_time)
 	WHERE state = 'scheduled';
@@ -147,9 +146,7 @@ CREATE TABLE dagsched.task_run (
 	up_failed		integer NOT NULL DEFAULT 0,
 	up_skipped		integer NOT NULL DEFAULT 0,
 	state			text NOT NULL DEFAULT 'pending'
-		CHECK (state IN ('pending', 'queued', 'running', 'success', 'failed',
-						 'upstream_failed', 'skipped', 'cancelled',
-						 'retry_wait', 'sensing')),
+		CHECK (state IN (@TS_ALL@)),
 	attempts		integer NOT NULL DEFAULT 0,
 	retry_base		integer NOT NULL DEFAULT 0,
 	queued_at		timestamptz,
@@ -203,7 +200,7 @@ CREATE INDEX task_run_poke_idx ON dagsched.task_run (next_poke_at)
 -- instance of a mapped task) can use it as well as task_run_key, never to
 -- scan the run's other tasks or instances
 CREATE INDEX task_run_unfinished_idx ON dagsched.task_run (run_id, task_name, map_index)
-	WHERE state IN ('pending', 'queued', 'running', 'retry_wait', 'sensing');
+	WHERE state IN (@TS_ACTIVE@);
 
 /* Every attempt of every task: the failures that retries hide. */
 CREATE TABLE dagsched.task_attempt (

@@ -91,12 +91,12 @@ DECLARE
 	bad		text;
 BEGIN
 	SELECT u INTO bad FROM unnest(NEW.upstream_dags) AS u
-	 WHERE u IS NULL OR octet_length(u) > 128 LIMIT 1;
+	 WHERE u IS NULL OR octet_length(u) > @MAX_NAME_LEN@ LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'DAG "%" runs after unknown DAG "%"',
 			dagsched.shorten(NEW.dag_name), coalesce(dagsched.shorten(bad), 'NULL')
 			USING ERRCODE = 'foreign_key_violation',
-				  DETAIL = 'DAG names are at most 128 bytes long.';
+				  DETAIL = 'DAG names are at most @MAX_NAME_LEN@ bytes long.';
 	END IF;
 	RETURN NEW;
 END
