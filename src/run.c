@@ -470,6 +470,15 @@ run_recover_orphan(int64 run_id, const char *task_name, int map_index,
 	if (SPI_processed == 0 || DagschedTaskIsRunning(run_id, task_name, pid))
 		return false;
 
+	/* a sensor's lost poke was no attempt: it is poked again */
+	if (map_index < 0 && TaskPokeLost(run_id, task_name, pid))
+	{
+		ereport(LOG,
+				(errmsg("dagsched: sensor \"%s\" of run %lld lost its worker (pid %d) during a poke; it is poked again",
+						task_name, (long long) run_id, pid)));
+		return true;
+	}
+
 	if (server_restarted)
 		error = psprintf("server restarted while the task was running (worker pid %d)",
 						 pid);

@@ -18,6 +18,7 @@
  *	                                       +--> cancelled (run cancelled)
  *
  *	  running (a sensor, its condition false) --TaskSensing--> sensing
+ *	  running (a sensor whose worker is gone) --TaskPokeLost--> sensing
  *	  sensing --TasksPokeDue--> queued (its next poke; no worker meanwhile)
  *	  pending | queued | retry_wait | sensing --TasksCancelled--> cancelled
  *	  failed | upstream_failed | cancelled (+ what lies below) --TasksReset-->
@@ -1012,6 +1013,34 @@ TaskSensing(const ClaimedTask *task)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("task \"%s\" of run %lld is no longer claimed by this worker",
 						task->task_name, (long long) task->run_id)));
+}
+
+/*
+ * running -> sensing, for a sensor whose worker is gone in the middle of a
+ * poke (pid is that worker's): the poke's transaction rolled back with it,
+ * and a poke is no attempt, so the claim's count is taken back and the next
+ * poke is due at once.  Its timeout still counts from the first poke.  False
+ * if the row is no such sensor.
+ */
+bool
+TaskPokeLost(int64 run_id, const char *task_name, int pid)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(task_name);
+	values[2] = Int32GetDatum(pid);
+	CatalogExec("UPDATE dagsched.task_run SET state = " SQL_LIT(TS_SENSING) ", "
+				" attempts = attempts OPERATOR(pg_catalog.-) 1, pid = NULL, "
+				" next_poke_at = pg_catalog.clock_timestamp() "
+				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
+				" AND task_name OPERATOR(pg_catalog.=) $2 " MAP_NODE
+				" AND kind OPERATOR(pg_catalog.=) " SQL_LIT(TASK_KIND_SENSOR)
+				" AND state OPERATOR(pg_catalog.=) " SQL_LIT(TS_RUNNING)
+				" AND pid OPERATOR(pg_catalog.=) $3",
+				3, argtypes, values, NULL);
+	return SPI_processed > 0;
 }
 
 /* sensing -> queued, for the sensors whose next poke is due */

@@ -109,6 +109,7 @@ extern int	TasksRetryDue(void);
 
 /* running -> sensing (a sensor's false poke); ERROR unless this pid holds it */
 extern void TaskSensing(const ClaimedTask *task);
+extern bool TaskPokeLost(int64 run_id, const char *task_name, int pid);
 
 /* sensing -> queued, for sensors whose next poke is due */
 extern int	TasksPokeDue(void);

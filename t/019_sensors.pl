@@ -159,6 +159,47 @@ is( sql(qq{SELECT state || ':' || (next_poke_at IS NULL) || ':' || attempts
 		   FROM dagsched.task_run WHERE run_id = $rc AND task_name = 's'}),
 	'cancelled:true:0', 'the waiting sensor is cancelled, no poke due, no attempt');
 
+# ---- a worker lost in the middle of a poke: the sensor is poked again ------
+#
+# The poke's transaction rolled back with the worker; it was no attempt, so
+# the sensor goes on sensing (no failed attempt, retries 0 notwithstanding)
+# and succeeds when its condition holds.
+
+sql(q{CREATE TABLE slow_poke (x int); INSERT INTO slow_poke VALUES (1)});
+sql(q{CREATE TABLE released (x int)});
+sql(q{
+	INSERT INTO dagsched.dag (dag_name) VALUES ('lost');
+	INSERT INTO dagsched.task (dag_name, task_name, kind, command, poke_interval, timeout, retries)
+	VALUES ('lost', 's', 'sensor',
+	  $$SELECT CASE WHEN EXISTS (SELECT FROM slow_poke) THEN pg_sleep(300) IS NULL
+	               ELSE EXISTS (SELECT FROM released) END$$,
+	  '0.2 s', '10 min', 0);
+});
+my $rlost = DagschedTest::trigger($node, 'lost');
+ok( DagschedTest::poll_within(
+		$node,
+		q{SELECT count(*) = 1 FROM pg_stat_activity
+		  WHERE backend_type = 'dagsched worker' AND wait_event = 'PgSleep'},
+		60),
+	'a poke is in progress (sleeping)');
+my $wpid = sql(q{SELECT pid FROM pg_stat_activity
+	WHERE backend_type = 'dagsched worker' AND wait_event = 'PgSleep'});
+sql(q{DELETE FROM slow_poke});
+is(sql("SELECT pg_terminate_backend($wpid)"), 't', "the poking worker $wpid is terminated");
+ok( DagschedTest::poll_within(
+		$node,
+		qq{SELECT pokes >= 2 FROM dagsched.task_run WHERE run_id = $rlost AND task_name = 's'},
+		60),
+	'the sensor is poked again after the lost poke');
+is( sql(qq{SELECT state FROM dagsched.task_run WHERE run_id = $rlost AND task_name = 's'}),
+	'sensing', 'and goes on sensing, not failed');
+sql(q{INSERT INTO released VALUES (1)});
+is(DagschedTest::wait_run($node, $rlost), 'success', 'then succeeds once its condition holds');
+is( sql(qq{SELECT attempts || ':' || (SELECT string_agg(state, ',') FROM dagsched.task_attempt a
+			 WHERE a.run_id = t.run_id AND a.task_name = t.task_name)
+		   FROM dagsched.task_run t WHERE run_id = $rlost AND task_name = 's'}),
+	'1:success', 'with one attempt, its success: the lost poke was no attempt');
+
 # ---- the run's deadline is flagged while its sensor waits ------------------
 
 sql(q{
