@@ -108,6 +108,7 @@ static SPIPlanPtr plan_skipped;
 static SPIPlanPtr plan_failed;
 static SPIPlanPtr plan_tally;
 static SPIPlanPtr plan_sensing;
+static SPIPlanPtr plan_share_run;
 
 /* A statement whose one parameter ($1) is the run id; the rows it processed */
 static uint64
@@ -119,6 +120,25 @@ trans_exec_run(const char *sql, int64 run_id)
 	values[0] = Int64GetDatum(run_id);
 	CatalogExec(sql, 1, argtypes, values, NULL);
 	return SPI_processed;
+}
+
+/*
+ * The run row FOR KEY SHARE, taken first by a task end that does not go
+ * through TASK_SUCCESS_SQL (which takes it in its own CTE): the lock order
+ * of every task end, run row before task row, as a cascading DELETE takes
+ * them.
+ */
+static void
+trans_share_run(int64 run_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(run_id);
+	CatalogExecCached(&plan_share_run,
+					  "SELECT 1 FROM dagsched.dag_run "
+					  "WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+					  1, argtypes, values, NULL);
 }
 
 /*
@@ -645,10 +665,7 @@ TaskMapped(const ClaimedTask *task, ArrayType *items)
 	values[2] = Int32GetDatum(MyProcPid);
 	values[3] = PointerGetDatum(items);
 
-	/* the run row first, as every task end does (see TASK_SUCCESS_SQL) */
-	CatalogExec("SELECT 1 FROM dagsched.dag_run "
-				"WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
-				1, argtypes, values, NULL);
+	trans_share_run(task->run_id);
 
 	/* the instances of an earlier mapping of this task, if any */
 	CatalogExec("DELETE FROM dagsched.task_run "
@@ -740,9 +757,7 @@ MappedTaskEnded(int64 run_id, const char *task_name, TaskEnded *end)
 
 	values[0] = Int64GetDatum(run_id);
 	values[1] = CStringGetTextDatum(task_name);
-	CatalogExec("SELECT 1 FROM dagsched.dag_run "
-				"WHERE run_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
-				1, argtypes, values, NULL);
+	trans_share_run(run_id);
 	CatalogExec("SELECT 1 FROM dagsched.task_run "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 "
 				" AND task_name OPERATOR(pg_catalog.=) $2 " MAP_NODE

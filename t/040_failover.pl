@@ -28,20 +28,9 @@ sub psql_on { return $_[0]->safe_psql('postgres', $_[1]); }
 
 sub poll_on
 {
-	my ($node, $query, $expected, $secs) = @_;
-	$expected = 't' unless defined $expected;
-	$secs ||= 30;
-	my $deadline = time() + $secs;
-	my $last = '';
-	while (time() < $deadline)
-	{
-		my ($ret, $out, $err) = DagschedTest::try_psql($node, $query);
-		$last = $ret == 0 ? $out : "error: $err";
-		return 1 if $ret == 0 && $out eq $expected;
-		sleep(0.1);
-	}
-	diag("poll timed out: $query\n  last result: $last");
-	return 0;
+	my ($on, $query, $expected, $secs) = @_;
+	return DagschedTest::poll_through_restarts($on, $query, $expected,
+		$secs || 30);
 }
 
 my $dagsched_backends =

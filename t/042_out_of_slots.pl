@@ -41,18 +41,8 @@ sub psql_ok { return $node->safe_psql('postgres', $_[0]); }
 sub poll
 {
 	my ($query, $expected, $secs) = @_;
-	$expected = 't' unless defined $expected;
-	my $deadline = time() + ($secs || 30);
-	my $last = '';
-	while (time() < $deadline)
-	{
-		my ($ret, $out, $err) = DagschedTest::try_psql($node, $query);
-		$last = $ret == 0 ? $out : "error: $err";
-		return 1 if $ret == 0 && $out eq $expected;
-		sleep(0.1);
-	}
-	diag("poll timed out: $query\n  last result: $last");
-	return 0;
+	return DagschedTest::poll_through_restarts($node, $query, $expected,
+		$secs || 30);
 }
 
 sub count_log

@@ -51,18 +51,8 @@ sub q_ok { return $node->safe_psql('postgres', $_[0]); }
 sub poll
 {
 	my ($query, $expected, $secs) = @_;
-	$expected = 't' unless defined $expected;
-	my $deadline = time() + ($secs || 60);
-	my $last = '';
-	while (time() < $deadline)
-	{
-		my ($ret, $out, $err) = DagschedTest::try_psql($node, $query);
-		$last = $ret == 0 ? $out : "error: $err";
-		return 1 if $ret == 0 && $out eq $expected;
-		sleep(0.2);
-	}
-	diag("poll timed out: $query\n  last result: $last");
-	return 0;
+	return DagschedTest::poll_through_restarts($node, $query, $expected,
+		$secs || 60, 0.2);
 }
 
 # the ballast: 8 MB on the same filesystem, removed later to free space

@@ -79,6 +79,26 @@ sub try_psql
 	return ($ret, $out, $err);
 }
 
+# poll a query until it returns $expected ('t' by default) or $secs pass,
+# across crash restarts and failovers (a failed connection is one more
+# try); says what it last saw when it gives up
+sub poll_through_restarts
+{
+	my ($node, $query, $expected, $secs, $pause) = @_;
+	$expected //= 't';
+	my $deadline = time() + $secs;
+	my $last = '';
+	while (time() < $deadline)
+	{
+		my ($ret, $out, $err) = try_psql($node, $query);
+		$last = $ret == 0 ? $out : "error: $err";
+		return 1 if $ret == 0 && $out eq $expected;
+		usleep(($pause // 0.1) * 1_000_000);
+	}
+	diag("poll timed out: $query\n  last result: $last");
+	return 0;
+}
+
 # a manual run, triggered in its own transaction; returns the run_id
 sub trigger
 {
